@@ -1,0 +1,31 @@
+"""What an operation handler receives: the validated input members and the services it may call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nimbus.api.wire import WireResponse
+from nimbus.control.functions import FunctionService
+from nimbus.domain.arns import Identity
+from nimbus.invocation.service import InvokeService
+
+
+@dataclass(frozen=True)
+class Services:
+    functions: FunctionService
+    invoker: InvokeService
+    identity: Identity
+    base_url: str
+    url_secret: bytes  # signs Code.Location download links
+
+
+@dataclass(frozen=True)
+class Call:
+    operation: str
+    params: dict[str, Any]
+    services: Services
+
+
+Handler = Callable[[Call], Awaitable[WireResponse]]

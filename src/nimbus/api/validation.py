@@ -1,0 +1,131 @@
+"""Constraint checks driven by the model: required, length, range, pattern and enum, worded as AWS words them.
+
+    1 validation error detected: Value '3000' at 'timeout' failed to satisfy constraint: Member must have value
+    less than or equal to 900
+
+botocore checks only required/min/type on the client; max, pattern and enum arrive here unchecked, and other
+clients check nothing, so everything is checked. Where AWS enforces tighter limits than the model publishes
+(MemorySize 10240, Timeout 900 for ordinary functions) an overlay supplies them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from botocore.model import Shape
+
+from nimbus.errors import ValidationError
+
+# (shape name, metadata key) -> value AWS enforces for ordinary (non managed-instance) functions.
+OVERLAYS: Mapping[tuple[str, str], int] = {("MemorySize", "max"): 10240, ("Timeout", "max"): 900}
+# Members checked elsewhere with a different error code (Runtime: InvalidParameterValueException).
+SKIPPED_ENUMS = frozenset({"Runtime"})
+
+
+def validate(shape: Shape | None, params: Mapping[str, Any]) -> None:
+    if shape is None:
+        return
+    violations: list[str] = []
+    _structure(shape, params, "", violations)
+    if violations:
+        raise ValidationError(violations)
+
+
+def member_path(prefix: str, name: str) -> str:
+    lowered = name[:1].lower() + name[1:]
+    return f"{prefix}.{lowered}" if prefix else lowered
+
+
+def render(value: Any) -> str:
+    """Java toString, as AWS renders offending values."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(render(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{render(k)}={render(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, bytes):
+        return "java.nio.HeapByteBuffer"
+    return str(value)
+
+
+def _violation(value: Any, path: str, constraint: str) -> str:
+    return f"Value '{render(value)}' at '{path}' failed to satisfy constraint: {constraint}"
+
+
+def _structure(shape: Shape, value: Mapping[str, Any], prefix: str, out: list[str]) -> None:
+    members = shape.members  # type: ignore[attr-defined]
+    for name in shape.required_members:
+        if value.get(name) is None:
+            out.append(
+                f"Value null at '{member_path(prefix, name)}' failed to satisfy constraint: Member must not be null"
+            )
+    for name, member in members.items():
+        if name in value and value[name] is not None:
+            _check(member, value[name], member_path(prefix, name), out)
+
+
+def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
+    problems = _problems(shape, value)
+    if problems:
+        out.extend(_violation(value, path, p) for p in problems)
+        return
+    if shape.type_name == "structure" and isinstance(value, Mapping):
+        _structure(shape, value, path, out)
+    elif shape.type_name == "list" and isinstance(value, list):
+        element = shape.member  # type: ignore[attr-defined]
+        inner = [p for item in value for p in _problems(element, item)]
+        if inner:
+            joined = ", ".join(dict.fromkeys(inner))
+            out.append(_violation(value, path, f"Member must satisfy constraint: [{joined}]"))
+    elif shape.type_name == "map" and isinstance(value, Mapping):
+        _map(shape, value, path, out)
+
+
+def _map(shape: Shape, value: Mapping[str, Any], path: str, out: list[str]) -> None:
+    key_problems = [p for k in value for p in _problems(shape.key, k)]  # type: ignore[attr-defined]
+    value_problems = [p for v in value.values() for p in _problems(shape.value, v)]  # type: ignore[attr-defined]
+    for label, problems in (("Map keys", key_problems), ("Map value", value_problems)):
+        if problems:
+            joined = ", ".join(dict.fromkeys(problems))
+            out.append(_violation(value, path, f"{label} must satisfy constraint: [{joined}]"))
+
+
+def _problems(shape: Shape, value: Any) -> list[str]:
+    meta = shape.metadata
+    problems: list[str] = []
+    if shape.type_name == "string" and isinstance(value, str):
+        problems += _length(shape, len(value))
+        if "pattern" in meta and not _pattern(meta["pattern"]).fullmatch(value):
+            problems.append(f"Member must satisfy regular expression pattern: {meta['pattern']}")
+        if "enum" in meta and shape.name not in SKIPPED_ENUMS and value not in meta["enum"]:
+            problems.append(f"Member must satisfy enum value set: [{', '.join(meta['enum'])}]")
+    elif shape.type_name in ("integer", "long") and isinstance(value, int) and not isinstance(value, bool):
+        high = OVERLAYS.get((shape.name, "max"), meta.get("max"))
+        if high is not None and value > high:
+            problems.append(f"Member must have value less than or equal to {high}")
+        if "min" in meta and value < meta["min"]:
+            problems.append(f"Member must have value greater than or equal to {meta['min']}")
+    elif shape.type_name in ("list", "map") and isinstance(value, list | dict):
+        problems += _length(shape, len(value))
+    return problems
+
+
+def _length(shape: Shape, length: int) -> list[str]:
+    meta = shape.metadata
+    if "max" in meta and length > meta["max"]:
+        return [f"Member must have length less than or equal to {meta['max']}"]
+    if "min" in meta and length < meta["min"]:
+        return [f"Member must have length greater than or equal to {meta['min']}"]
+    return []
+
+
+@cache
+def _pattern(source: str) -> re.Pattern[str]:
+    try:
+        return re.compile(source, re.DOTALL)
+    except re.error:
+        return re.compile(r".*", re.DOTALL)  # a Java-only construct: leave it to the service logic

@@ -1,0 +1,205 @@
+"""The function control plane: create, read, list, update and delete functions (the $LATEST version).
+
+Configuration lives in the store; a copy of each function's $LATEST stays in memory so the invoke path never
+reads the database. A new or updated function is Pending / InProgress until its package is unpacked and its
+runtime located, then Active / Successful; mutations and invokes that arrive meanwhile wait for that step (it
+takes milliseconds) instead of failing with a conflict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nimbus.domain.arns import LATEST, Identity
+from nimbus.domain.clock import lambda_timestamp, utc_now
+from nimbus.domain.functions import FunctionConfig
+from nimbus.domain.rules import check_environment, check_handler_present, check_runtime
+from nimbus.domain.states import FunctionState, UpdateStatus, check_state_move, check_update_move
+from nimbus.errors import PreconditionFailed, ResourceConflict, ResourceNotFound
+from nimbus.runtime.catalogue import SUPPORTED_RUNTIMES, interpreter_for
+from nimbus.runtime.pool import EnvironmentPool
+from nimbus.store.code import CodeStore
+from nimbus.store.functions import FunctionStore
+
+log = logging.getLogger(__name__)
+
+_STALE_REVISION = (
+    "The Revision Id provided does not match the latest Revision Id. "
+    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
+
+
+@dataclass(frozen=True)
+class NewFunction:
+    name: str
+    package: bytes
+    runtime: str | None
+    role: str
+    handler: str | None
+    settings: Mapping[str, Any] = field(default_factory=dict)  # FunctionConfig field names -> values
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class FunctionService:
+    def __init__(
+        self,
+        store: FunctionStore,
+        code: CodeStore,
+        pool: EnvironmentPool,
+        identity: Identity,
+        account_concurrency: int,
+    ) -> None:
+        self.account_concurrency = account_concurrency
+        self._store = store
+        self._code = code
+        self._pool = pool
+        self._identity = identity
+        self._cache: dict[str, FunctionConfig] = {}
+        self._settling: dict[str, asyncio.Task[None]] = {}
+
+    # -- reads -----------------------------------------------------------------------------------------------
+    def get(self, name: str, qualifier: str | None = None) -> FunctionConfig:
+        version = qualifier or LATEST
+        config = self._cache.get(name) if version == LATEST else None
+        if config is None:
+            config = self._store.get(name, version)
+        if config is None:
+            raise ResourceNotFound(f"Function not found: {self._identity.function_arn(name, qualifier)}")
+        if version == LATEST:
+            self._cache[name] = config
+        return config
+
+    async def get_ready(self, name: str, qualifier: str | None = None) -> FunctionConfig:
+        """The configuration to invoke: waits while the function is still being created or updated."""
+        await self._settled(name)
+        return self.get(name, qualifier)
+
+    def list(self, marker: str | None, max_items: int) -> tuple[list[FunctionConfig], str | None]:
+        page = self._store.list_latest(after=marker, limit=max_items + 1)
+        if len(page) > max_items:
+            return page[:max_items], page[max_items - 1].name
+        return page, None
+
+    def usage(self) -> tuple[int, int]:
+        return self._store.usage()
+
+    # -- writes ------------------------------------------------------------------------------------------------
+    async def create(self, new: NewFunction) -> FunctionConfig:
+        check_handler_present(new.runtime, new.handler)
+        assert new.runtime is not None and new.handler is not None
+        check_runtime(new.runtime, SUPPORTED_RUNTIMES)
+        check_environment(new.settings.get("environment") or {})
+        code = await asyncio.to_thread(self._code.put, new.package)
+        config = FunctionConfig(
+            name=new.name,
+            runtime=new.runtime,
+            role=new.role,
+            handler=new.handler,
+            code=code,
+            revision_id=str(uuid.uuid4()),
+            last_modified=lambda_timestamp(utc_now()),
+            tags=dict(new.tags),
+            **new.settings,
+        )
+        if not self._store.insert(config):
+            raise ResourceConflict(f"Function already exist: {new.name}")
+        self._cache[new.name] = config
+        self._settle(config)
+        return config
+
+    async def update_code(self, name: str, package: bytes, revision_id: str | None) -> FunctionConfig:
+        current = await self._current(name, revision_id)
+        code = await asyncio.to_thread(self._code.put, package)
+        return await self._update(current.replace(code=code))
+
+    async def update_configuration(
+        self, name: str, changes: Mapping[str, Any], revision_id: str | None
+    ) -> FunctionConfig:
+        current = await self._current(name, revision_id)
+        if "runtime" in changes:
+            check_runtime(changes["runtime"], SUPPORTED_RUNTIMES)
+        if changes.get("environment") is not None:
+            check_environment(changes["environment"])
+        if "passthrough" in changes:
+            changes = {**changes, "passthrough": {**current.passthrough, **changes["passthrough"]}}
+        return await self._update(current.replace(**changes))
+
+    async def delete(self, name: str, qualifier: str | None) -> None:
+        self.get(name, qualifier)
+        await self._settled(name)
+        self._store.delete(name)
+        self._cache.pop(name, None)
+        await self._pool.retire(name)
+
+    # -- state transitions ---------------------------------------------------------------------------------------
+    async def _current(self, name: str, revision_id: str | None) -> FunctionConfig:
+        await self._settled(name)
+        current = self.get(name)
+        if revision_id is not None and revision_id != current.revision_id:
+            raise PreconditionFailed(_STALE_REVISION)
+        return current
+
+    async def _update(self, config: FunctionConfig) -> FunctionConfig:
+        updated = config.replace(
+            revision_id=str(uuid.uuid4()),
+            last_modified=lambda_timestamp(utc_now()),
+            last_update_status=check_update_move(config.last_update_status, UpdateStatus.IN_PROGRESS),
+            last_update_reason="The function is being created.",
+            last_update_reason_code="Creating",
+        )
+        self._store.save(updated)
+        self._cache[updated.name] = updated
+        await self._pool.retire(updated.name)
+        self._settle(updated)
+        return updated
+
+    def _settle(self, config: FunctionConfig) -> None:
+        task = asyncio.create_task(self._activate(config), name=f"activate {config.name}")
+        self._settling[config.name] = task
+        task.add_done_callback(lambda _: self._settling.pop(config.name, None))
+
+    async def _activate(self, config: FunctionConfig) -> None:
+        """Pending -> Active (create) or InProgress -> Successful (update), with a new RevisionId as AWS does."""
+        if config.runtime.startswith("python"):
+            await asyncio.to_thread(interpreter_for, config.runtime)
+        settled = config.replace(
+            state=check_state_move(config.state, FunctionState.ACTIVE),
+            state_reason=None,
+            state_reason_code=None,
+            last_update_status=check_update_move(config.last_update_status, UpdateStatus.SUCCESSFUL),
+            last_update_reason=None,
+            last_update_reason_code=None,
+            revision_id=str(uuid.uuid4()),
+        )
+        if self._cache.get(config.name) is not config:
+            return  # deleted or superseded meanwhile
+        self._store.save(settled)
+        self._cache[config.name] = settled
+
+    async def _settled(self, name: str) -> None:
+        task = self._settling.get(name)
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def close(self) -> None:
+        tasks = list(self._settling.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def recover(self) -> None:
+        """After a restart: finish activations a crash interrupted."""
+        marker: str | None = None
+        while True:
+            page, marker = self.list(marker, 500)
+            for config in page:
+                if config.state is FunctionState.PENDING or config.last_update_status is UpdateStatus.IN_PROGRESS:
+                    self._cache[config.name] = config
+                    self._settle(config)
+            if marker is None:
+                return

@@ -1,0 +1,53 @@
+"""The platform's log lines around each invoke, byte for byte as AWS prints them (Text log format)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Report:
+    request_id: str
+    duration_ms: float
+    memory_size: int
+    max_memory_mb: int
+    init_duration_ms: float | None = None
+    status: str | None = None  # None for success, "error" or "timeout"
+    error_type: str | None = None
+
+    @property
+    def billed_ms(self) -> int:
+        # 1 ms granularity, rounded up; since Aug 2025 a cold start's INIT is billed too.
+        return math.ceil(self.duration_ms + (self.init_duration_ms or 0.0))
+
+
+def start_line(request_id: str, version: str) -> str:
+    return f"START RequestId: {request_id} Version: {version}"
+
+
+def end_line(request_id: str) -> str:
+    return f"END RequestId: {request_id}"
+
+
+def report_line(report: Report) -> str:
+    fields = [
+        f"REPORT RequestId: {report.request_id}",
+        f"Duration: {report.duration_ms:.2f} ms",
+        f"Billed Duration: {report.billed_ms} ms",
+        f"Memory Size: {report.memory_size} MB",
+        f"Max Memory Used: {report.max_memory_mb} MB",
+    ]
+    if report.init_duration_ms is not None:
+        fields.append(f"Init Duration: {report.init_duration_ms:.2f} ms")
+    line = "\t".join(fields) + "\t"
+    if report.status == "timeout":
+        return line + "Status: timeout"
+    if report.status == "error":
+        return line + f"Status: error\tError Type: {report.error_type}"
+    return line
+
+
+def init_report_line(duration_ms: float, error_type: str | None) -> str:
+    status = f"\tStatus: error\tError Type: {error_type}" if error_type else ""
+    return f"INIT_REPORT Init Duration: {duration_ms:.2f} ms\tPhase: init{status}"

@@ -1,0 +1,230 @@
+"""Execution environments: one process (tree), one invoke at a time, reused while warm.
+
+Lifecycle (illegal moves raise):
+
+    STARTING --ready--> IDLE --invoke--> BUSY --done--> IDLE
+        |                 |                 |
+        +--init failed----+----stop---------+--timeout / crash--> DEAD
+
+An environment that times out, crashes or fails init is DEAD and never reused; the pool replaces it.
+
+Two implementations share this contract: PythonEnvironment (nimbus's own bootstrap over framed Unix-socket
+messages, no HTTP hop on the hot path) and runtime_api.RuntimeApiEnvironment (any custom runtime over the
+Lambda Runtime API, 2018-06-01).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import enum
+import time
+import uuid
+
+import orjson
+
+from nimbus.runtime.cgroups import MemoryCgroup, MemoryController
+from nimbus.runtime.process import EnvironmentProcess, exit_description
+from nimbus.runtime.results import InitOutcome, InvokeInput, InvokeOutcome, Status
+from nimbus.runtime.spec import MAX_RESPONSE_BYTES, EnvironmentSpec, new_log_stream
+
+
+class EnvState(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    DEAD = "dead"
+
+
+_MOVES = {
+    EnvState.STARTING: {EnvState.IDLE, EnvState.DEAD},
+    EnvState.IDLE: {EnvState.BUSY, EnvState.DEAD},
+    EnvState.BUSY: {EnvState.IDLE, EnvState.DEAD},
+    EnvState.DEAD: {EnvState.DEAD},
+}
+
+
+class Environment(abc.ABC):
+    def __init__(self, spec: EnvironmentSpec, memory: MemoryController | None) -> None:
+        self.spec = spec
+        self.id = uuid.uuid4().hex
+        self.log_stream = new_log_stream(spec.version)
+        self.state = EnvState.STARTING
+        self.last_used = time.monotonic()
+        self.init_outcome: InitOutcome | None = None
+        self.invocations = 0
+        self._memory_controller = memory
+        self._cgroup: MemoryCgroup | None = None
+        self._process: EnvironmentProcess | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def move(self, target: EnvState) -> None:
+        if target not in _MOVES[self.state]:
+            raise RuntimeError(f"environment {self.id} cannot go from {self.state.value} to {target.value}")
+        self.state = target
+        if target is not EnvState.DEAD:
+            self.last_used = time.monotonic()
+
+    async def start(self) -> InitOutcome:
+        """Start the process and run init. Never raises for function faults: they are in the outcome."""
+        try:
+            outcome = await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        self.init_outcome = outcome
+        if outcome.ok:
+            self.move(EnvState.IDLE)
+        else:
+            await self.stop()
+        return outcome
+
+    async def invoke(self, request: InvokeInput) -> InvokeOutcome:
+        self.move(EnvState.BUSY)
+        self.invocations += 1
+        started = time.perf_counter()
+        try:
+            outcome = await asyncio.wait_for(self._invoke(request, started), timeout=self.spec.timeout)
+        except TimeoutError:
+            outcome = await self._timed_out(request, started)
+        except asyncio.CancelledError:
+            await self.stop()
+            raise
+        if outcome.environment_lost:
+            await self.stop()
+        else:
+            self.move(EnvState.IDLE)
+        return outcome
+
+    async def stop(self) -> None:
+        """Kill the process tree and free its cgroup. Idempotent."""
+        self.state = EnvState.DEAD
+        if self._process is not None:
+            self._process.kill()
+            await self._process.terminate(grace=0)
+        self._close_channel()
+        if self._cgroup is not None:
+            self._cgroup.remove()
+
+    @property
+    def is_dead(self) -> bool:
+        return self.state is EnvState.DEAD
+
+    # -- what implementations provide ----------------------------------------------------------------------
+    @abc.abstractmethod
+    async def _start(self) -> InitOutcome: ...
+
+    @abc.abstractmethod
+    async def _invoke(self, request: InvokeInput, started: float) -> InvokeOutcome: ...
+
+    def _close_channel(self) -> None:  # noqa: B027 - optional hook
+        """Release the transport to the process (socket, Runtime API server)."""
+
+    # -- shared helpers -----------------------------------------------------------------------------------------
+    async def _launch(self, process: EnvironmentProcess) -> None:
+        self._process = process
+        if self._memory_controller is not None:
+            self._cgroup = self._memory_controller.create(self.id, self.spec.memory_size)
+            if self._cgroup is not None:
+                self._cgroup.add(process.pid)
+
+    @property
+    def process(self) -> EnvironmentProcess:
+        assert self._process is not None, "environment has no process yet"
+        return self._process
+
+    def take_output(self) -> str:
+        return self._process.output.take() if self._process is not None else ""
+
+    def max_memory_mb(self, fallback_kb: int = 0) -> int:
+        # The cgroup sees the whole process tree; the handler's own peak covers a group joined late.
+        peak = max(self._cgroup.peak_bytes() if self._cgroup is not None else 0, fallback_kb * 1024)
+        return max(1, -(-peak // (1024 * 1024))) if peak else 0
+
+    def success(self, payload: bytes, started: float, maxrss_kb: int = 0) -> InvokeOutcome:
+        if len(payload) > MAX_RESPONSE_BYTES:
+            return self.failure(
+                Status.ERROR,
+                "Function.ResponseSizeTooLarge",
+                f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                started,
+                maxrss_kb,
+            )
+        return InvokeOutcome(
+            Status.SUCCESS,
+            payload,
+            _elapsed_ms(started),
+            max_memory_mb=self.max_memory_mb(maxrss_kb),
+            output=self.take_output(),
+        )
+
+    def function_error(
+        self, payload: bytes, error_type: str | None, started: float, maxrss_kb: int = 0
+    ) -> InvokeOutcome:
+        return InvokeOutcome(
+            Status.ERROR,
+            payload,
+            _elapsed_ms(started),
+            error_type=error_type or error_type_of(payload),
+            max_memory_mb=self.max_memory_mb(maxrss_kb),
+            output=self.take_output(),
+        )
+
+    def failure(
+        self,
+        status: Status,
+        error_type: str,
+        message: str,
+        started: float,
+        maxrss_kb: int = 0,
+        report_error_type: str | None = None,
+    ) -> InvokeOutcome:
+        payload = orjson.dumps({"errorMessage": message, "errorType": error_type})
+        return InvokeOutcome(
+            status,
+            payload,
+            _elapsed_ms(started),
+            error_type=error_type,
+            report_error_type=report_error_type,
+            max_memory_mb=self.max_memory_mb(maxrss_kb),
+            output=self.take_output(),
+        )
+
+    async def crashed(self, request_id: str, started: float) -> InvokeOutcome:
+        """The process went away mid-invoke: Runtime.ExitError, or Runtime.OutOfMemory in REPORT when OOM-killed."""
+        process = self.process
+        try:
+            await asyncio.wait_for(process.wait(), timeout=2)
+        except TimeoutError:
+            process.kill()
+        oom = self._cgroup is not None and self._cgroup.oom_killed()
+        await asyncio.wait_for(process.output.eof.wait(), timeout=1) if not process.output.eof.is_set() else None
+        return self.failure(
+            Status.CRASH,
+            "Runtime.ExitError",
+            f"RequestId: {request_id} Error: {exit_description(process.returncode)}",
+            started,
+            report_error_type="Runtime.OutOfMemory" if oom else None,
+        )
+
+    async def _timed_out(self, request: InvokeInput, started: float) -> InvokeOutcome:
+        self.process.kill()
+        return self.failure(
+            Status.TIMEOUT,
+            "Sandbox.Timedout",
+            f"RequestId: {request.request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds",
+            started,
+        )
+
+
+def _elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def error_type_of(payload: bytes) -> str | None:
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    value = doc.get("errorType") if isinstance(doc, dict) else None
+    return str(value) if value else None

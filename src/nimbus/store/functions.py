@@ -1,0 +1,99 @@
+"""Persistence of function configurations, one row per (function, version)."""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from nimbus.domain.arns import LATEST
+from nimbus.domain.functions import FunctionConfig
+from nimbus.store.codec import decode_config, encode_config
+from nimbus.store.schema import function_versions
+
+
+class FunctionStore(Protocol):
+    """Durable function configurations. Every method commits before it returns."""
+
+    def get(self, name: str, version: str = LATEST) -> FunctionConfig | None: ...
+    def insert(self, config: FunctionConfig) -> bool:
+        """Add a new function version; False when one with that name and version exists."""
+        ...
+
+    def save(self, config: FunctionConfig) -> None:
+        """Replace an existing version's configuration."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Remove a function and all its versions."""
+        ...
+
+    def usage(self) -> tuple[int, int]:
+        """(number of functions, total bytes of their packages)."""
+        ...
+
+    def list_latest(self, after: str | None, limit: int) -> list[FunctionConfig]:
+        """$LATEST of each function, ordered by name, names strictly after `after`."""
+        ...
+
+
+class SqlFunctionStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def get(self, name: str, version: str = LATEST) -> FunctionConfig | None:
+        query = sa.select(function_versions.c.config).where(
+            function_versions.c.function_name == name, function_versions.c.version == version
+        )
+        with self._engine.connect() as connection:
+            text = connection.execute(query).scalar_one_or_none()
+        return decode_config(text) if text is not None else None
+
+    def insert(self, config: FunctionConfig) -> bool:
+        row = {
+            "function_name": config.name,
+            "version": config.version,
+            "config": encode_config(config),
+            "created_at": time.time(),
+        }
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(function_versions.insert().values(**row))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def save(self, config: FunctionConfig) -> None:
+        statement = (
+            function_versions.update()
+            .where(
+                function_versions.c.function_name == config.name,
+                function_versions.c.version == config.version,
+            )
+            .values(config=encode_config(config))
+        )
+        with self._engine.begin() as connection:
+            connection.execute(statement)
+
+    def delete(self, name: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(function_versions.delete().where(function_versions.c.function_name == name))
+
+    def list_latest(self, after: str | None, limit: int) -> list[FunctionConfig]:
+        query = sa.select(function_versions.c.config).where(function_versions.c.version == LATEST)
+        if after is not None:
+            query = query.where(function_versions.c.function_name > after)
+        query = query.order_by(function_versions.c.function_name).limit(limit)
+        with self._engine.connect() as connection:
+            return [decode_config(text) for text in connection.execute(query).scalars()]
+
+    def usage(self) -> tuple[int, int]:
+        count = 0
+        total = 0
+        after: str | None = None
+        while page := self.list_latest(after, 500):
+            count += len(page)
+            total += sum(config.code.size for config in page)
+            after = page[-1].name
+        return count, total
