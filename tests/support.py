@@ -129,7 +129,8 @@ class Server:
 
 
 def create_function(client: Any, files: Mapping[str, str | bytes], *, name: str | None = None,
-                    runtime: str = "python3.11", handler: str = "app.handler", **extra: Any) -> str:  # fmt: skip
+                    runtime: str = "python3.11", handler: str = "app.handler",
+                    modes: Mapping[str, int] | None = None, **extra: Any) -> str:  # fmt: skip
     """Create a function and wait until it is Active; returns its name."""
     name = name or unique()
     client.create_function(
@@ -137,7 +138,7 @@ def create_function(client: Any, files: Mapping[str, str | bytes], *, name: str 
         Runtime=runtime,
         Role=ROLE,
         Handler=handler,
-        Code={"ZipFile": make_zip(files)},
+        Code={"ZipFile": make_zip(files, modes)},
         **extra,
     )
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
