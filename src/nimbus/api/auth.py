@@ -23,6 +23,7 @@ _AUTH = re.compile(
     r"SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})"
 )
 MAX_SKEW = dt.timedelta(minutes=5)
+SERVICE = "lambda"  # the signing name in the model; clients sign every request for it
 _BAD_SIGNATURE = (
     "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access "
     "Key and signing method. Consult the service documentation for details."
@@ -60,8 +61,7 @@ def verify(request: SignedRequest, secret_for: SecretLookup, now: dt.datetime | 
             status=400,
         )
     key_id, date, region, service, signed, signature = match.groups()
-    if amz_date[:8] != date or "host" not in signed.split(";"):
-        raise AuthError("IncompleteSignatureException", "The credential scope or signed headers are malformed.", 400)
+    _check_scope(amz_date, date, service, signed)
     _check_clock(amz_date, now or dt.datetime.now(dt.UTC))
     secret = secret_for(key_id)
     if secret is None:
@@ -81,17 +81,40 @@ def verify(request: SignedRequest, secret_for: SecretLookup, now: dt.datetime | 
     return Principal(key_id, region)
 
 
+def _check_scope(amz_date: str, date: str, service: str, signed: str) -> None:
+    if "host" not in signed.split(";"):
+        raise AuthError(
+            "IncompleteSignatureException",
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+            400,
+        )
+    if service != SERVICE:
+        raise AuthError("InvalidSignatureException", f"Credential should be scoped to correct service: '{SERVICE}'.")
+    if amz_date[:8] != date:
+        raise AuthError(
+            "InvalidSignatureException",
+            f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{date}' != '{amz_date[:8]}', from '{amz_date}'.",
+        )
+
+
 def _check_clock(amz_date: str, now: dt.datetime) -> None:
     try:
         signed_at = dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     except ValueError:
         raise AuthError("IncompleteSignatureException", f"Invalid X-Amz-Date: {amz_date}", 400) from None
-    if abs(now - signed_at) > MAX_SKEW:
-        fmt = "%Y%m%dT%H%M%SZ"
+    fmt = "%Y%m%dT%H%M%SZ"
+    if signed_at < now - MAX_SKEW:
         raise AuthError(
             "InvalidSignatureException",
             f"Signature expired: {amz_date} is now earlier than {(now - MAX_SKEW).strftime(fmt)} "
             f"({now.strftime(fmt)} - 5 min.)",
+        )
+    if signed_at > now + MAX_SKEW:
+        raise AuthError(
+            "InvalidSignatureException",
+            f"Signature not yet current: {amz_date} is still later than {(now + MAX_SKEW).strftime(fmt)} "
+            f"({now.strftime(fmt)} + 5 min.)",
         )
 
 

@@ -3,7 +3,6 @@ GetAccountSettings. Translation only: wire members in, domain calls, wire member
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,14 +11,15 @@ from nimbus.api.context import Call, Handler
 from nimbus.api.shapes import function_configuration
 from nimbus.api.wire import WireResponse, json_response
 from nimbus.control.functions import NewFunction
-from nimbus.domain.arns import LATEST, parse_function_ref, resolve_qualifier
+from nimbus.control.packages import CodeSource
+from nimbus.domain.arns import parse_function_ref, resolve_qualifier
 from nimbus.domain.functions import FunctionConfig
-from nimbus.errors import InvalidParameterValue, ServiceError
-from nimbus.store.code import MAX_ZIPPED_BYTES
+from nimbus.store.code import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES
 
-# AWS documents these account limits; nimbus reports them so tools that read them see familiar numbers.
-TOTAL_CODE_SIZE = 80 * 1024**3
-MAX_FUNCTION_NAME = 64
+# AWS's documented account limits (75 GB of code storage); reported so tools that read them see familiar numbers.
+TOTAL_CODE_SIZE = 75 * 1024**3
+# AWS pages ListFunctions at 50 whatever MaxItems asks for.
+LIST_PAGE = 50
 
 # Wire member -> FunctionConfig field, for members nimbus acts on.
 _SETTINGS = {"Description": "description", "Timeout": "timeout", "MemorySize": "memory_size",
@@ -43,34 +43,15 @@ def _settings(params: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
-async def _package(code: Mapping[str, Any]) -> bytes:
-    if code.get("ImageUri"):
-        raise InvalidParameterValue("nimbus runs .zip deployment packages; container images are not supported.")
-    if code.get("ZipFile") is not None:
-        package = code["ZipFile"]
-        if len(package) > MAX_ZIPPED_BYTES:
-            raise ServiceError(
-                "RequestEntityTooLargeException",
-                413,
-                f"Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes",
-            )
-        return bytes(package)
-    if code.get("S3Bucket") and code.get("S3Key"):
-        return await asyncio.to_thread(_download_from_s3, code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion"))
-    raise InvalidParameterValue("Please provide a source for function code.")
-
-
-def _download_from_s3(bucket: str, key: str, version: str | None) -> bytes:
-    import boto3  # outbound AWS-compatible client; honours AWS_ENDPOINT_URL_S3
-
-    extra = {"VersionId": version} if version else {}
-    try:
-        body = boto3.client("s3").get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
-    except Exception as exc:
-        raise InvalidParameterValue(
-            f"Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: {exc}"
-        ) from exc
-    return bytes(body)
+def _code_source(members: Mapping[str, Any]) -> CodeSource:
+    """CreateFunction's Code structure and UpdateFunctionCode's input share these member names."""
+    return CodeSource(
+        zip_file=members.get("ZipFile"),
+        s3_bucket=members.get("S3Bucket"),
+        s3_key=members.get("S3Key"),
+        s3_object_version=members.get("S3ObjectVersion"),
+        image_uri=members.get("ImageUri"),
+    )
 
 
 def _function_name(call: Call) -> tuple[str, str | None]:
@@ -78,24 +59,17 @@ def _function_name(call: Call) -> tuple[str, str | None]:
     return ref.name, resolve_qualifier(ref, call.params.get("Qualifier"))
 
 
-def _configuration(call: Call, config: FunctionConfig, status: int = 200) -> WireResponse:
-    return json_response(status, function_configuration(config, call.services.identity))
+def _configuration(call: Call, config: FunctionConfig, status: int = 200, qualifier: str | None = None) -> WireResponse:
+    return json_response(status, function_configuration(config, call.services.identity, qualifier=qualifier))
 
 
 async def create_function(call: Call) -> WireResponse:
     params = call.params
-    name = parse_function_ref(params["FunctionName"]).name
-    if len(name) > MAX_FUNCTION_NAME:
-        raise InvalidParameterValue(
-            f"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {MAX_FUNCTION_NAME}"
-        )
-    if params.get("PackageType") == "Image":
-        raise InvalidParameterValue("nimbus runs .zip deployment packages; container images are not supported.")
     settings = _settings(params)
     new = NewFunction(
-        name=name,
-        package=await _package(params["Code"]),
+        name=parse_function_ref(params["FunctionName"]).name,
+        code=_code_source(params["Code"]),
+        package_type=params.get("PackageType") or "Zip",
         runtime=settings.pop("runtime", None),
         role=settings.pop("role"),
         handler=settings.pop("handler", None),
@@ -111,7 +85,7 @@ async def get_function(call: Call) -> WireResponse:
     config = call.services.functions.get(name, qualifier)
     services = call.services
     document: dict[str, Any] = {
-        "Configuration": function_configuration(config, services.identity),
+        "Configuration": function_configuration(config, services.identity, qualifier=qualifier),
         "Code": {"RepositoryType": "S3", "Location": signed_link(services.base_url, services.url_secret,
                                                                  config.code.sha256_hex)},
     }  # fmt: skip
@@ -122,12 +96,11 @@ async def get_function(call: Call) -> WireResponse:
 
 async def get_function_configuration(call: Call) -> WireResponse:
     name, qualifier = _function_name(call)
-    return _configuration(call, call.services.functions.get(name, qualifier))
+    return _configuration(call, call.services.functions.get(name, qualifier), qualifier=qualifier)
 
 
 async def list_functions(call: Call) -> WireResponse:
-    # AWS pages ListFunctions at 50 whatever MaxItems asks for.
-    max_items = min(int(call.params.get("MaxItems") or 50), 50)
+    max_items = min(int(call.params.get("MaxItems") or LIST_PAGE), LIST_PAGE)
     page, next_marker = call.services.functions.list(call.params.get("Marker") or None, max_items)
     document: dict[str, Any] = {
         "Functions": [function_configuration(c, call.services.identity, listing=True) for c in page]
@@ -139,8 +112,10 @@ async def list_functions(call: Call) -> WireResponse:
 
 async def update_function_code(call: Call) -> WireResponse:
     name, _ = _function_name(call)
-    package = await _package(call.params)
-    config = await call.services.functions.update_code(name, package, call.params.get("RevisionId"))
+    architectures = call.params.get("Architectures")
+    config = await call.services.functions.update_code(
+        name, _code_source(call.params), call.params.get("RevisionId"), tuple(architectures) if architectures else None
+    )
     return _configuration(call, config)
 
 
@@ -153,8 +128,6 @@ async def update_function_configuration(call: Call) -> WireResponse:
 
 async def delete_function(call: Call) -> WireResponse:
     name, qualifier = _function_name(call)
-    if qualifier == LATEST:
-        raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
     await call.services.functions.delete(name, qualifier)
     return WireResponse(204, content_type=None)
 
@@ -163,7 +136,7 @@ async def get_account_settings(call: Call) -> WireResponse:
     count, total = call.services.functions.usage()
     limit = call.services.functions.account_concurrency
     return json_response(200, {
-        "AccountLimit": {"TotalCodeSize": TOTAL_CODE_SIZE, "CodeSizeUnzipped": 262144000,
+        "AccountLimit": {"TotalCodeSize": TOTAL_CODE_SIZE, "CodeSizeUnzipped": MAX_UNZIPPED_BYTES,
                          "CodeSizeZipped": MAX_ZIPPED_BYTES, "ConcurrentExecutions": limit,
                          "UnreservedConcurrentExecutions": limit},
         "AccountUsage": {"TotalCodeSize": total, "FunctionCount": count},

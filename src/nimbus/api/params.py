@@ -62,25 +62,54 @@ def _body_members(shape: Shape, body: bytes) -> dict[str, Any]:
         raise _bad_request(f"Could not parse request body into json: {exc}") from exc
     if not isinstance(document, dict):
         raise _bad_request("Could not parse request body into json: expected a JSON object")
-    members = {name: member for name, member in shape.members.items() if not member.serialization.get("location")}
-    return {name: _decode(members[name], value) for name, value in document.items() if name in members}
+    body_members = shape.members.items()  # type: ignore[attr-defined]
+    members = {name: member for name, member in body_members if not member.serialization.get("location")}
+    return {name: _decode(members[name], value, name) for name, value in document.items() if name in members}
 
 
-def _decode(shape: Shape, value: Any) -> Any:
-    """Blob members inside JSON bodies are base64 strings; decode them wherever they nest."""
+# JSON types each model type accepts; anything else is refused here, before validation or a handler sees it.
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "blob": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "long": (int,),
+    "double": (int, float),
+    "float": (int, float),
+    "timestamp": (int, float, str),
+    "structure": (dict,),
+    "list": (list,),
+    "map": (dict,),
+}
+
+
+def _decode(shape: Shape, value: Any, path: str) -> Any:
+    """Check a body member's JSON type and decode it; blob members are base64 strings wherever they nest."""
     if value is None:
         return None
-    if shape.type_name == "blob" and isinstance(value, str):
+    _check_type(shape, value, path)
+    if shape.type_name == "blob":
         try:
             return base64.b64decode(value, validate=True)
         except binascii.Error as exc:
-            raise _bad_request("Could not parse request body into json: invalid base64 in a blob member") from exc
-    if shape.type_name == "structure" and isinstance(value, dict):
+            raise _bad_request(f"Could not parse request body into json: invalid base64 in '{path}'") from exc
+    if shape.type_name == "structure":
         members = shape.members  # type: ignore[attr-defined]
-        return {k: _decode(members[k], v) if k in members else v for k, v in value.items()}
-    if shape.type_name == "list" and isinstance(value, list):
-        return [_decode(shape.member, v) for v in value]  # type: ignore[attr-defined]
+        return {k: _decode(members[k], v, f"{path}.{k}") for k, v in value.items() if k in members}
+    if shape.type_name == "list":
+        return [_decode(shape.member, v, f"{path}[]") for v in value]  # type: ignore[attr-defined]
+    if shape.type_name == "map":
+        return {k: _decode(shape.value, v, f"{path}.{k}") for k, v in value.items()}  # type: ignore[attr-defined]
     return value
+
+
+def _check_type(shape: Shape, value: object, path: str) -> None:
+    expected = _JSON_TYPES.get(shape.type_name, (object,))
+    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+        raise _bad_request(
+            f"Could not parse request body into json: Cannot deserialize value of type {shape.type_name} "
+            f"for '{path}' from {type(value).__name__} value"
+        )
 
 
 def _bad_request(message: str) -> ServiceError:

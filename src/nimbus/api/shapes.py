@@ -5,16 +5,21 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from nimbus.domain.arns import Identity
+from nimbus.domain.arns import LATEST, Identity
 from nimbus.domain.functions import FunctionConfig
 
 
-def function_configuration(config: FunctionConfig, identity: Identity, *, listing: bool = False) -> dict[str, Any]:
-    """FunctionConfiguration as AWS returns it; list items omit the state and runtime-version members."""
-    qualifier = config.version if config.version != "$LATEST" else None
+def function_configuration(
+    config: FunctionConfig, identity: Identity, *, listing: bool = False, qualifier: str | None = None
+) -> dict[str, Any]:
+    """FunctionConfiguration as AWS returns it; list items omit the state and runtime-version members.
+
+    FunctionArn is qualified when the request named a qualifier (`$LATEST` included) or the version is published.
+    """
+    arn_qualifier = qualifier or (config.version if config.version != LATEST else None)
     document: dict[str, Any] = {
         "FunctionName": config.name,
-        "FunctionArn": identity.function_arn(config.name, qualifier),
+        "FunctionArn": identity.function_arn(config.name, arn_qualifier),
         "Runtime": config.runtime,
         "Role": config.role,
         "Handler": config.handler,

@@ -41,6 +41,8 @@ def member_path(prefix: str, name: str) -> str:
 
 def render(value: Any) -> str:
     """Java toString, as AWS renders offending values."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
@@ -52,8 +54,10 @@ def render(value: Any) -> str:
     return str(value)
 
 
-def _violation(value: Any, path: str, constraint: str) -> str:
-    return f"Value '{render(value)}' at '{path}' failed to satisfy constraint: {constraint}"
+def _violation(shape: Shape, value: Any, path: str, constraint: str) -> str:
+    # AWS never echoes a sensitive member (environment variables, zip bytes): "Value at 'x' failed ...".
+    shown = "" if shape.metadata.get("sensitive") else f" '{render(value)}'"
+    return f"Value{shown} at '{path}' failed to satisfy constraint: {constraint}"
 
 
 def _structure(shape: Shape, value: Mapping[str, Any], prefix: str, out: list[str]) -> None:
@@ -71,7 +75,7 @@ def _structure(shape: Shape, value: Mapping[str, Any], prefix: str, out: list[st
 def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
     problems = _problems(shape, value)
     if problems:
-        out.extend(_violation(value, path, p) for p in problems)
+        out.extend(_violation(shape, value, path, p) for p in problems)
         return
     if shape.type_name == "structure" and isinstance(value, Mapping):
         _structure(shape, value, path, out)
@@ -80,7 +84,7 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
         inner = [p for item in value for p in _problems(element, item)]
         if inner:
             joined = ", ".join(dict.fromkeys(inner))
-            out.append(_violation(value, path, f"Member must satisfy constraint: [{joined}]"))
+            out.append(_violation(shape, value, path, f"Member must satisfy constraint: [{joined}]"))
     elif shape.type_name == "map" and isinstance(value, Mapping):
         _map(shape, value, path, out)
 
@@ -91,7 +95,7 @@ def _map(shape: Shape, value: Mapping[str, Any], path: str, out: list[str]) -> N
     for label, problems in (("Map keys", key_problems), ("Map value", value_problems)):
         if problems:
             joined = ", ".join(dict.fromkeys(problems))
-            out.append(_violation(value, path, f"{label} must satisfy constraint: [{joined}]"))
+            out.append(_violation(shape, value, path, f"{label} must satisfy constraint: [{joined}]"))
 
 
 def _problems(shape: Shape, value: Any) -> list[str]:

@@ -26,7 +26,9 @@ def json_response(status: int, document: Mapping[str, Any] | None = None, **head
 
 def error_response(error: ServiceError) -> WireResponse:
     document: dict[str, Any] = {message_key(error.code): error.message}
-    if error.code != "ValidationException" and (is_modeled_error(error.code) or error.status < 500):
+    # Modeled errors carry `Type` (AWS: "User" for client errors). Errors the service framework raises before an
+    # operation runs (ValidationException, signature errors) are outside the model and AWS sends them without it.
+    if is_modeled_error(error.code):
         document["Type"] = "User" if error.status < 500 else "Service"
     document.update(error.extra)
     headers = {"x-amzn-ErrorType": error.code, **error.headers}

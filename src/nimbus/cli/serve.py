@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,10 @@ def serve(**flags: Any) -> None:
         timeout_graceful_shutdown=int(settings.drain_timeout), server_header=False,
     )  # fmt: skip
     server = uvicorn.Server(config)
+    # uvicorn re-raises the signal it shut down on under the handlers installed before it started (by default that
+    # kills the process: exit status -15). With no-op handlers there, `nimbus serve` drains and exits 0 as promised.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     server.run()
     if not server.started:
         sys.exit(1)

@@ -3,24 +3,27 @@
 Configuration lives in the store; a copy of each function's $LATEST stays in memory so the invoke path never
 reads the database. A new or updated function is Pending / InProgress until its package is unpacked and its
 runtime located, then Active / Successful; mutations and invokes that arrive meanwhile wait for that step (it
-takes milliseconds) instead of failing with a conflict.
+takes milliseconds) instead of failing with a conflict. Mutations of one function run one at a time, so two
+concurrent updates both apply instead of the second overwriting the first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nimbus.control.packages import IMAGES_UNSUPPORTED, Boto3S3Fetcher, CodeSource, S3Fetcher, fetch_package
 from nimbus.domain.arns import LATEST, Identity
 from nimbus.domain.clock import lambda_timestamp, utc_now
 from nimbus.domain.functions import FunctionConfig
-from nimbus.domain.rules import check_environment, check_handler_present, check_runtime
+from nimbus.domain.rules import check_environment, check_function_name, check_handler_present, check_runtime
 from nimbus.domain.states import FunctionState, UpdateStatus, check_state_move, check_update_move
-from nimbus.errors import PreconditionFailed, ResourceConflict, ResourceNotFound
+from nimbus.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from nimbus.runtime.catalogue import SUPPORTED_RUNTIMES, interpreter_for
 from nimbus.runtime.pool import EnvironmentPool
 from nimbus.store.code import CodeStore
@@ -37,10 +40,11 @@ _STALE_REVISION = (
 @dataclass(frozen=True)
 class NewFunction:
     name: str
-    package: bytes
+    code: CodeSource
     runtime: str | None
     role: str
     handler: str | None
+    package_type: str = "Zip"
     settings: Mapping[str, Any] = field(default_factory=dict)  # FunctionConfig field names -> values
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -53,14 +57,19 @@ class FunctionService:
         pool: EnvironmentPool,
         identity: Identity,
         account_concurrency: int,
+        s3: S3Fetcher | None = None,
     ) -> None:
         self.account_concurrency = account_concurrency
         self._store = store
         self._code = code
         self._pool = pool
         self._identity = identity
+        self._s3 = s3 if s3 is not None else Boto3S3Fetcher()
         self._cache: dict[str, FunctionConfig] = {}
         self._settling: dict[str, asyncio.Task[None]] = {}
+        # One mutation of a function at a time: a second update waits for the first instead of overwriting it.
+        # Each entry counts its users so it is dropped when the last one leaves.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     # -- reads -----------------------------------------------------------------------------------------------
     def get(self, name: str, qualifier: str | None = None) -> FunctionConfig:
@@ -90,11 +99,15 @@ class FunctionService:
 
     # -- writes ------------------------------------------------------------------------------------------------
     async def create(self, new: NewFunction) -> FunctionConfig:
+        check_function_name(new.name)
+        if new.package_type == "Image":
+            raise InvalidParameterValue(IMAGES_UNSUPPORTED)
         check_handler_present(new.runtime, new.handler)
         assert new.runtime is not None and new.handler is not None
         check_runtime(new.runtime, SUPPORTED_RUNTIMES)
         check_environment(new.settings.get("environment") or {})
-        code = await asyncio.to_thread(self._code.put, new.package)
+        package = await fetch_package(new.code, self._s3)
+        code = await asyncio.to_thread(self._code.put, package)
         config = FunctionConfig(
             name=new.name,
             runtime=new.runtime,
@@ -112,31 +125,61 @@ class FunctionService:
         self._settle(config)
         return config
 
-    async def update_code(self, name: str, package: bytes, revision_id: str | None) -> FunctionConfig:
-        current = await self._current(name, revision_id)
-        code = await asyncio.to_thread(self._code.put, package)
-        return await self._update(current.replace(code=code))
+    async def update_code(
+        self,
+        name: str,
+        source: CodeSource,
+        revision_id: str | None,
+        architectures: tuple[str, ...] | None = None,
+    ) -> FunctionConfig:
+        async with self._exclusive(name):
+            current = await self._current(name, revision_id)
+            package = await fetch_package(source, self._s3)
+            code = await asyncio.to_thread(self._code.put, package)
+            return await self._update(current.replace(code=code, architectures=architectures or current.architectures))
 
     async def update_configuration(
         self, name: str, changes: Mapping[str, Any], revision_id: str | None
     ) -> FunctionConfig:
-        current = await self._current(name, revision_id)
-        if "runtime" in changes:
-            check_runtime(changes["runtime"], SUPPORTED_RUNTIMES)
-        if changes.get("environment") is not None:
-            check_environment(changes["environment"])
-        if "passthrough" in changes:
-            changes = {**changes, "passthrough": {**current.passthrough, **changes["passthrough"]}}
-        return await self._update(current.replace(**changes))
+        async with self._exclusive(name):
+            current = await self._current(name, revision_id)
+            if "runtime" in changes:
+                check_runtime(changes["runtime"], SUPPORTED_RUNTIMES)
+            if changes.get("environment") is not None:
+                check_environment(changes["environment"])
+            if "passthrough" in changes:
+                changes = {**changes, "passthrough": {**current.passthrough, **changes["passthrough"]}}
+            return await self._update(current.replace(**changes))
 
     async def delete(self, name: str, qualifier: str | None) -> None:
-        self.get(name, qualifier)
-        await self._settled(name)
-        self._store.delete(name)
-        self._cache.pop(name, None)
+        """Delete the function (all versions), or with a version number as qualifier that version only."""
+        if qualifier == LATEST:
+            raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
+        async with self._exclusive(name):
+            self.get(name, qualifier)
+            await self._settled(name)
+            if qualifier is not None:
+                self._store.delete_version(name, qualifier)
+                return
+            self._store.delete(name)
+            self._cache.pop(name, None)
         await self._pool.retire(name)
 
     # -- state transitions ---------------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, name: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(name, (asyncio.Lock(), 0))
+        self._locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[name]
+            if users == 1:
+                del self._locks[name]
+            else:
+                self._locks[name] = (lock, users - 1)
+
     async def _current(self, name: str, revision_id: str | None) -> FunctionConfig:
         await self._settled(name)
         current = self.get(name)

@@ -19,6 +19,8 @@ RESERVED_VARIABLES = frozenset(
 )  # fmt: skip
 
 MAX_ENVIRONMENT_BYTES = 4096
+# The model allows 140 characters (room for an ARN); the name itself is at most 64.
+MAX_FUNCTION_NAME = 64
 
 # Runtimes AWS has blocked for create and update: they get the "no longer supported" message.
 BLOCKED_RUNTIMES = frozenset(
@@ -32,6 +34,15 @@ BLOCKED_RUNTIMES = frozenset(
 _ENV_PREFIX = (
     "Lambda was unable to configure your environment variables because the environment variables you have provided"
 )
+
+
+def check_function_name(name: str) -> None:
+    # AWS words this as a validation error but sends it as InvalidParameterValueException.
+    if len(name) > MAX_FUNCTION_NAME:
+        raise InvalidParameterValue(
+            f"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_FUNCTION_NAME}"
+        )
 
 
 def check_environment(variables: Mapping[str, str]) -> None:

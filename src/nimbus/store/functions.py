@@ -29,6 +29,10 @@ class FunctionStore(Protocol):
         """Remove a function and all its versions."""
         ...
 
+    def delete_version(self, name: str, version: str) -> None:
+        """Remove one published version."""
+        ...
+
     def usage(self) -> tuple[int, int]:
         """(number of functions, total bytes of their packages)."""
         ...
@@ -79,6 +83,13 @@ class SqlFunctionStore:
     def delete(self, name: str) -> None:
         with self._engine.begin() as connection:
             connection.execute(function_versions.delete().where(function_versions.c.function_name == name))
+
+    def delete_version(self, name: str, version: str) -> None:
+        statement = function_versions.delete().where(
+            function_versions.c.function_name == name, function_versions.c.version == version
+        )
+        with self._engine.begin() as connection:
+            connection.execute(statement)
 
     def list_latest(self, after: str | None, limit: int) -> list[FunctionConfig]:
         query = sa.select(function_versions.c.config).where(function_versions.c.version == LATEST)
