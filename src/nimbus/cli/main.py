@@ -1,18 +1,42 @@
-"""The `nimbus` command."""
+"""The `nimbus` command.
+
+Subcommands load on first use: `nimbus serve` must not pay for the client's boto3 import, nor `nimbus invoke`
+for the server's.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from nimbus import __version__
-from nimbus.cli.deploy import deploy
-from nimbus.cli.invoke import invoke
-from nimbus.cli.logs import logs
-from nimbus.cli.ls import ls
-from nimbus.cli.serve import serve
+
+# command name -> "module:attribute"
+COMMANDS = {
+    "serve": "nimbus.cli.serve:serve",
+    "deploy": "nimbus.cli.deploy:deploy",
+    "invoke": "nimbus.cli.invoke:invoke",
+    "logs": "nimbus.cli.logs:logs",
+    "ls": "nimbus.cli.ls:ls",
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="nimbus")
 def cli() -> None:
     """nimbus: a self-hosted AWS Lambda.
@@ -21,11 +45,6 @@ def cli() -> None:
     it at --endpoint-url or NIMBUS_ENDPOINT_URL (default http://127.0.0.1:9009) and sign requests with
     NIMBUS_ACCESS_KEY_ID / NIMBUS_SECRET_ACCESS_KEY, else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, else test/test.
     """
-
-
-cli.add_command(serve)
-for command in (deploy, invoke, logs, ls):
-    cli.add_command(command)
 
 
 def main() -> None:
