@@ -26,6 +26,7 @@ class Call:
     operation: str
     params: dict[str, Any]
     services: Services
+    request_id: str = ""  # the response's x-amzn-RequestId; an invoke gives it to the function as its request id
 
 
 Handler = Callable[[Call], Awaitable[WireResponse]]

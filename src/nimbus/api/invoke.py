@@ -17,6 +17,7 @@ async def invoke(call: Call) -> WireResponse:
         invocation_type=InvocationType(params.get("InvocationType") or InvocationType.REQUEST_RESPONSE),
         tail_logs=params.get("LogType") == "Tail",
         client_context=decode_client_context(params.get("ClientContext")),
+        request_id=call.request_id or None,
     )
     result = await call.services.invoker.invoke(request)
     headers: dict[str, str] = {}
@@ -37,6 +38,7 @@ async def invoke_async(call: Call) -> WireResponse:
         qualifier=None,
         payload=call.params.get("InvokeArgs") or b"",
         invocation_type=InvocationType.EVENT,
+        request_id=call.request_id or None,
     )
     await call.services.invoker.invoke(request)
     return WireResponse(202, b'{"Status":202}')

@@ -45,7 +45,7 @@ class LambdaApi:
             return
         request_id = str(uuid.uuid4())
         try:
-            response = await self._handle(scope, receive)
+            response = await self._handle(scope, receive, request_id)
         except ServiceError as error:
             response = error_response(error)
         except Exception:
@@ -53,7 +53,7 @@ class LambdaApi:
             response = error_response(ServiceError("ServiceException", 500, "An internal error occurred."))
         await send(send_, response, request_id)
 
-    async def _handle(self, scope: dict[str, Any], receive: Any) -> WireResponse:
+    async def _handle(self, scope: dict[str, Any], receive: Any, request_id: str) -> WireResponse:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         body = await _read_body(receive, headers)
         raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?", 1)[0]
@@ -71,7 +71,7 @@ class LambdaApi:
         model = operation(match.route.operation)
         params = parse_input(model, match.path_params, query, headers, body)
         validate(model.input_shape, params)
-        return await handler(Call(match.route.operation, params, self._services))
+        return await handler(Call(match.route.operation, params, self._services, request_id))
 
 
 async def _read_body(receive: Any, headers: Mapping[str, str]) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import hashlib
 from dataclasses import dataclass
 
 
@@ -18,8 +18,27 @@ class Report:
 
     @property
     def billed_ms(self) -> int:
-        # 1 ms granularity, rounded up; since Aug 2025 a cold start's INIT is billed too.
-        return math.ceil(self.duration_ms + (self.init_duration_ms or 0.0))
+        """1 ms granularity, rounded up; since Aug 2025 a cold start's INIT is billed too.
+
+        Computed from the printed (2-decimal) figures, in hundredths, so that Billed Duration is always the ceiling of
+        what the line shows: 2.0004 ms prints as "2.00 ms" and bills 2 ms, not 3.
+        """
+        hundredths = round(self.duration_ms * 100) + round((self.init_duration_ms or 0.0) * 100)
+        return -(-hundredths // 100)
+
+
+def init_start_line(runtime: str, region: str) -> str:
+    """The first line of a cold start: `INIT_START Runtime Version: python:3.12.v18\tRuntime Version ARN: ...`.
+
+    nimbus has one build of each runtime, so the version is v1 and the ARN's hash is derived from the runtime name.
+    """
+    if runtime.startswith("python"):
+        version = f"python:{runtime.removeprefix('python')}.v1"
+    else:
+        family, _, release = runtime.partition(".")  # provided.al2023 -> provided:al2023
+        version = f"{family}:{release}.v1"
+    digest = hashlib.sha256(f"nimbus:{runtime}".encode()).hexdigest()
+    return f"INIT_START Runtime Version: {version}\tRuntime Version ARN: arn:aws:lambda:{region}::runtime:{digest}"
 
 
 def start_line(request_id: str, version: str) -> str:
@@ -44,7 +63,7 @@ def report_line(report: Report) -> str:
     if report.status == "timeout":
         return line + "Status: timeout"
     if report.status == "error":
-        return line + f"Status: error\tError Type: {report.error_type}"
+        return line + (f"Status: error\tError Type: {report.error_type}" if report.error_type else "Status: error")
     return line
 
 

@@ -20,6 +20,8 @@ class InvokeRequest:
     invocation_type: InvocationType = InvocationType.REQUEST_RESPONSE
     tail_logs: bool = False
     client_context: str | None = None  # decoded JSON text
+    # The API request's id: AWS answers an invoke with the function's own request id as x-amzn-RequestId.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,11 @@ import uuid
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
+import orjson
+
 from nimbus.domain.arns import LATEST, Identity, parse_function_ref, resolve_qualifier
 from nimbus.domain.functions import FunctionConfig
-from nimbus.domain.reports import Report, end_line, init_report_line, report_line, start_line
+from nimbus.domain.reports import Report, end_line, init_report_line, init_start_line, report_line, start_line
 from nimbus.errors import ResourceNotFound
 from nimbus.invocation.payloads import check_payload
 from nimbus.invocation.requests import InvocationType, InvokeRequest, InvokeResponse
@@ -26,6 +28,9 @@ from nimbus.store.code import CodeStore
 log = logging.getLogger(__name__)
 
 TAIL_BYTES = 4096
+# Init errors the platform itself reports (the runtime exited or could not start), not the runtime's init/error.
+_PLATFORM_INIT_ERRORS = frozenset({"Runtime.ExitError", "Runtime.InvalidEntrypoint"})
+_REPORT_STATUS: dict[Status, str | None] = {Status.SUCCESS: None, Status.TIMEOUT: "timeout"}
 
 
 class FunctionSource(Protocol):
@@ -67,47 +72,52 @@ class InvokeService:
             arn = self._identity.function_arn(ref.name, qualifier or LATEST)
             raise ResourceNotFound(f"Function not found: {arn}") from None
         check_payload(request.payload, request.invocation_type)
-        request_id = str(uuid.uuid4())
+        request_id = request.request_id or str(uuid.uuid4())
         if request.invocation_type is InvocationType.DRY_RUN:
             return InvokeResponse(204, request_id)
         if request.invocation_type is InvocationType.EVENT:
-            self._in_background(self._run(config, request, request_id))
+            # The client context reaches the function on synchronous invokes only.
+            self._in_background(self._run(config, request.payload, qualifier, None, request_id))
             return InvokeResponse(202, request_id)
-        outcome, log_text = await self._run(config, request, request_id)
+        outcome, lines = await self._run(config, request.payload, qualifier, request.client_context, request_id)
         return InvokeResponse(
             status_code=200,
             request_id=request_id,
             payload=outcome.payload,
             function_error="Unhandled" if outcome.is_error else None,
-            log_result=_tail(log_text) if request.tail_logs else None,
+            log_result=_tail(lines) if request.tail_logs else None,
             executed_version=config.version,
         )
 
-    async def _run(self, config: FunctionConfig, request: InvokeRequest, request_id: str) -> tuple[InvokeOutcome, str]:
+    async def _run(
+        self,
+        config: FunctionConfig,
+        payload: bytes,
+        qualifier: str | None,
+        client_context: str | None,
+        request_id: str,
+    ) -> tuple[InvokeOutcome, list[str]]:
         spec = self._spec(config)
-        invoke_input = InvokeInput(
-            request_id=request_id,
-            payload=request.payload,
-            deadline_ms=int(time.time() * 1000) + config.timeout * 1000,
-            invoked_arn=self._identity.function_arn(config.name, request.qualifier),
-            client_context=request.client_context,
-        )
         async with self._pool.lease(spec) as lease:
             environment = lease.environment
             if lease.init is not None and not lease.init.ok:
-                outcome = _init_failure(lease.init)
+                outcome = _init_failure(lease.init, request_id)
             else:
+                invoke_input = InvokeInput(
+                    request_id=request_id,
+                    payload=payload,
+                    # The timeout bounds the invoke phase: the deadline starts after a cold start's init.
+                    deadline_ms=int(time.time() * 1000) + config.timeout * 1000,
+                    invoked_arn=f"{spec.function_arn}:{qualifier}" if qualifier else spec.function_arn,
+                    client_context=client_context,
+                )
                 outcome = await environment.invoke(invoke_input)
-            lines = _log_lines(config, request_id, lease.init, outcome)
+            lines = _log_lines(config, spec.region, request_id, lease.init, lease.reset, outcome)
             self._logs.emit(spec.log_group, environment.log_stream, lines)
-        self._count(config.name, lease.init is not None, outcome)
-        return outcome, "\n".join(lines) + "\n"
-
-    def _count(self, name: str, cold: bool, outcome: InvokeOutcome) -> None:
-        self._metrics.invocations.labels(name, outcome.status.value).inc()
-        self._metrics.duration.labels(name).observe(outcome.duration_ms / 1000)
-        if cold:
-            self._metrics.cold_starts.labels(name).inc()
+        self._metrics.record_invoke(
+            config.name, outcome.status.value, outcome.duration_ms / 1000, lease.init is not None
+        )
+        return outcome, lines
 
     def _spec(self, config: FunctionConfig) -> EnvironmentSpec:
         key = (config.name, config.version, config.revision_id)
@@ -135,37 +145,68 @@ class InvokeService:
             await asyncio.gather(*self._background, return_exceptions=True)
 
 
-def _init_failure(init: InitOutcome) -> InvokeOutcome:
+def _init_failure(init: InitOutcome, request_id: str) -> InvokeOutcome:
+    """The invoke that found init failed answers with init's error; its REPORT carries init's time and memory."""
     assert init.error_payload is not None
-    return InvokeOutcome(Status.CRASH, init.error_payload, duration_ms=0.0, error_type=init.error_type, output="")
+    payload = init.error_payload
+    if init.error_type in _PLATFORM_INIT_ERRORS:
+        # Errors the platform (not the runtime) reports name the request, as RAPID's do.
+        document = orjson.loads(payload)
+        document["errorMessage"] = f"RequestId: {request_id} {document['errorMessage']}"
+        payload = orjson.dumps(document)
+    return InvokeOutcome(
+        Status.CRASH,
+        payload,
+        duration_ms=init.duration_ms,
+        error_type=init.error_type,
+        max_memory_mb=init.max_memory_mb,
+    )
 
 
-def _log_lines(config: FunctionConfig, request_id: str, init: InitOutcome | None, outcome: InvokeOutcome) -> list[str]:
+def _log_lines(
+    config: FunctionConfig,
+    region: str,
+    request_id: str,
+    init: InitOutcome | None,
+    reset: bool,
+    outcome: InvokeOutcome,
+) -> list[str]:
+    """The invoke's log: INIT_START and init's output on a cold start, START, output, END, REPORT.
+
+    A reset environment's init is suppressed, as AWS does it: it runs inside the invoke (its output after START),
+    and its time is part of Duration instead of an Init Duration.
+    """
     lines: list[str] = []
     init_ms: float | None = None
-    if init is not None:
+    duration_ms = outcome.duration_ms
+    suppressed = init if init is not None and init.ok and reset else None
+    if init is not None and suppressed is None:
+        lines.append(init_start_line(config.runtime, region))
         lines.extend(split_output(init.output))
-        init_ms = init.duration_ms
-        if not init.ok:
+        if init.ok:
+            init_ms = init.duration_ms
+        else:
             lines.append(init_report_line(init.duration_ms, init.error_type))
-            init_ms = None
     lines.append(start_line(request_id, config.version))
+    if suppressed is not None:
+        lines.extend(split_output(suppressed.output))
+        duration_ms += suppressed.duration_ms
     lines.extend(split_output(outcome.output))
     lines.append(end_line(request_id))
-    duration = config.timeout * 1000.0 if outcome.status is Status.TIMEOUT else outcome.duration_ms
-    status = {Status.TIMEOUT: "timeout", Status.SUCCESS: None}.get(outcome.status, "error")
     report = Report(
         request_id=request_id,
-        duration_ms=duration,
+        duration_ms=duration_ms,
         memory_size=config.memory_size,
         max_memory_mb=outcome.max_memory_mb,
         init_duration_ms=init_ms,
-        status=status,
+        status=_REPORT_STATUS.get(outcome.status, "error"),
         error_type=outcome.report_error_type or outcome.error_type,
     )
     lines.append(report_line(report))
     return lines
 
 
-def _tail(text: str) -> str:
+def _tail(lines: list[str]) -> str:
+    """X-Amz-Log-Result: base64 of the last 4 KB of this invoke's log."""
+    text = "\n".join(lines) + "\n"
     return base64.b64encode(text.encode()[-TAIL_BYTES:]).decode()

@@ -1,17 +1,22 @@
 """Which runtimes nimbus runs, and with what: the best local interpreter for each python3.X.
 
-A python3.X function runs on python3.X when the host has it, otherwise on the nearest version it has (newer
-first); the choice is logged once. `provided.al2` and `provided.al2023` run the package's own `bootstrap`.
+A python3.X function runs on python3.X when the host has it (on PATH, or installed by pyenv, asdf or uv),
+otherwise on the nearest version it has (newer first); the choice is logged once. `provided.al2` and
+`provided.al2023` run the package's own `bootstrap`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +37,55 @@ def python_version(runtime: str) -> tuple[int, int]:
 
 
 @cache
-def _discover(version: tuple[int, int]) -> Interpreter | None:
+def discover(version: tuple[int, int]) -> Interpreter | None:
+    """This host's python{major}.{minor}, or None; never another version."""
     if sys.version_info[:2] == version:
         return Interpreter(sys.executable, version)
-    found = shutil.which(f"python{version[0]}.{version[1]}")
-    if found is None:
+    for candidate in _candidates(version):
+        interpreter = _probe(candidate, version)
+        if interpreter is not None:
+            return interpreter
+    return None
+
+
+def _candidates(version: tuple[int, int]) -> Iterator[str]:
+    """Where a python3.X may live: PATH first, then version managers' install trees, newest patch first."""
+    name = f"python{version[0]}.{version[1]}"
+    found = shutil.which(name)
+    if found is not None:
+        yield found
+    home = Path.home()
+    roots = [Path(os.environ["PYENV_ROOT"]) / "versions"] if os.environ.get("PYENV_ROOT") else []
+    roots += [home / ".pyenv" / "versions", home / ".asdf" / "installs" / "python", home / ".local/share/uv/python"]
+    for root in roots:
+        prefixes = [*root.glob(f"{version[0]}.{version[1]}.*"), *root.glob(f"cpython-{version[0]}.{version[1]}.*")]
+        for prefix in sorted(prefixes, key=_patch_level, reverse=True):
+            yield str(prefix / "bin" / name)
+
+
+def _patch_level(prefix: Path) -> tuple[int, ...]:
+    numbers = re.findall(r"\d+", prefix.name.removeprefix("cpython-"))
+    return tuple(int(n) for n in numbers[:3])
+
+
+def _probe(executable: str, version: tuple[int, int]) -> Interpreter | None:
+    """Run the candidate once: it must work (a pyenv shim of an inactive version does not) and be that version.
+    Shims (pyenv, asdf) also cost tens of milliseconds a start, so the real binary is what gets recorded."""
+    if not os.access(executable, os.X_OK):
         return None
-    # Shims (pyenv, asdf) cost tens of milliseconds a start: resolve to the real binary once.
     try:
-        real = subprocess.run(
-            [found, "-c", "import sys; print(sys.executable)"],
+        lines = subprocess.run(
+            [executable, "-c", "import sys; print(sys.executable); print('%d.%d' % sys.version_info[:2])"],
             capture_output=True,
             text=True,
             timeout=10,
             check=True,
-        ).stdout.strip()
+        ).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         return None
-    return Interpreter(real or found, version) if real else None
+    if len(lines) != 2 or lines[1] != f"{version[0]}.{version[1]}":
+        return None
+    return Interpreter(lines[0] or executable, version)
 
 
 @cache
@@ -61,7 +97,7 @@ def interpreter_for(runtime: str) -> Interpreter:
         key=lambda v: (abs(v[1] - wanted[1]), -v[1]),
     )
     for version in candidates:
-        interpreter = _discover(version)
+        interpreter = discover(version)
         if interpreter is not None:
             _report(runtime, interpreter)
             return interpreter

@@ -6,7 +6,8 @@ Lifecycle (illegal moves raise):
         |                 |                 |
         +--init failed----+----stop---------+--timeout / crash--> DEAD
 
-An environment that times out, crashes or fails init is DEAD and never reused; the pool replaces it.
+An environment that times out, crashes or fails init is DEAD and never reused; the pool replaces it. One whose
+process was killed from outside while idle is still IDLE but not `is_alive()`, and the pool replaces it too.
 
 Two implementations share this contract: PythonEnvironment (nimbus's own bootstrap over framed Unix-socket
 messages, no HTTP hop on the hot path) and runtime_api.RuntimeApiEnvironment (any custom runtime over the
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
+import dataclasses
 import enum
 import time
 import uuid
@@ -53,6 +56,10 @@ class Environment(abc.ABC):
         self.last_used = time.monotonic()
         self.init_outcome: InitOutcome | None = None
         self.invocations = 0
+        # Memory accounting for Max Memory Used, see max_memory_mb().
+        self._init_peak_kb = 0
+        self._cgroup_peak_at_init = 0
+        self._peak_rss_kb = 0
         self._memory_controller = memory
         self._cgroup: MemoryCgroup | None = None
         self._process: EnvironmentProcess | None = None
@@ -62,8 +69,6 @@ class Environment(abc.ABC):
         if target not in _MOVES[self.state]:
             raise RuntimeError(f"environment {self.id} cannot go from {self.state.value} to {target.value}")
         self.state = target
-        if target is not EnvState.DEAD:
-            self.last_used = time.monotonic()
 
     async def start(self) -> InitOutcome:
         """Start the process and run init. Never raises for function faults: they are in the outcome."""
@@ -72,22 +77,24 @@ class Environment(abc.ABC):
         except BaseException:
             await self.stop()
             raise
-        self.init_outcome = outcome
         if outcome.ok:
             self.move(EnvState.IDLE)
         else:
+            # Measured before stop() frees the cgroup: the failed invoke's REPORT shows it.
+            outcome = dataclasses.replace(outcome, max_memory_mb=self.max_memory_mb())
             await self.stop()
+        self.init_outcome = outcome
         return outcome
 
     async def invoke(self, request: InvokeInput) -> InvokeOutcome:
+        """Run one invoke within the function's timeout. Function faults are in the outcome; a timeout or crash
+        leaves the environment DEAD."""
         self.move(EnvState.BUSY)
         self.invocations += 1
-        started = time.perf_counter()
         try:
-            outcome = await asyncio.wait_for(self._invoke(request, started), timeout=self.spec.timeout)
-        except TimeoutError:
-            outcome = await self._timed_out(request, started)
-        except asyncio.CancelledError:
+            outcome = await self._invoke_within_timeout(request)
+        except BaseException:
+            # Cancelled, or a fault in nimbus itself: the process is in an unknown state, so it is never reused.
             await self.stop()
             raise
         if outcome.environment_lost:
@@ -95,6 +102,18 @@ class Environment(abc.ABC):
         else:
             self.move(EnvState.IDLE)
         return outcome
+
+    async def _invoke_within_timeout(self, request: InvokeInput) -> InvokeOutcome:
+        started = time.perf_counter()
+        # asyncio.timeout rather than wait_for: on 3.11 wait_for wraps the call in a task of its own.
+        deadline = asyncio.timeout(self.spec.timeout)
+        try:
+            async with deadline:
+                return await self._invoke(request, started)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+        return await self._timed_out(request, started)
 
     async def stop(self) -> None:
         """Kill the process tree and free its cgroup. Idempotent."""
@@ -109,6 +128,9 @@ class Environment(abc.ABC):
     @property
     def is_dead(self) -> bool:
         return self.state is EnvState.DEAD
+
+    def is_alive(self) -> bool:
+        return self.state is not EnvState.DEAD and (self._process is None or not self._process.has_exited())
 
     # -- what implementations provide ----------------------------------------------------------------------
     @abc.abstractmethod
@@ -136,26 +158,50 @@ class Environment(abc.ABC):
     def take_output(self) -> str:
         return self._process.output.take() if self._process is not None else ""
 
-    def max_memory_mb(self, fallback_kb: int = 0) -> int:
-        # The cgroup sees the whole process tree; the handler's own peak covers a group joined late.
-        peak = max(self._cgroup.peak_bytes() if self._cgroup is not None else 0, fallback_kb * 1024)
-        return max(1, -(-peak // (1024 * 1024))) if peak else 0
+    @property
+    def has_memory_cgroup(self) -> bool:
+        return self._cgroup is not None
+
+    def initialised(self, peak_kb: int) -> None:
+        """Init ended with the process at this resident-set peak (KB), as the process itself reports it."""
+        self._init_peak_kb = peak_kb
+        self._cgroup_peak_at_init = self._cgroup.peak_bytes() if self._cgroup is not None else 0
+
+    def max_memory_mb(self, maxrss_kb: int = 0) -> int:
+        """Max Memory Used, in MB rounded up.
+
+        The cgroup sees the whole process tree but only what was charged after the process joined it (the
+        interpreter's start is charged to nimbus), so with a cgroup the peak is init's resident peak plus however far
+        the cgroup's peak has climbed since init; it reads one kept-open file. Without a cgroup the process reports
+        its resident peak (`maxrss_kb`) after every invoke.
+        """
+        self._peak_rss_kb = max(self._peak_rss_kb, maxrss_kb)
+        peak = max(self._peak_rss_kb, self._init_peak_kb) * 1024
+        if self._cgroup is not None:
+            grown = max(0, self._cgroup.peak_bytes() - self._cgroup_peak_at_init)
+            peak = max(peak, self._init_peak_kb * 1024 + grown)
+            # The limit is enforced: the kernel ends the process at MemorySize, as AWS reports an OOM.
+            return min(-(-peak // (1024 * 1024)), self.spec.memory_size)
+        return -(-peak // (1024 * 1024))
 
     def success(self, payload: bytes, started: float, maxrss_kb: int = 0) -> InvokeOutcome:
         if len(payload) > MAX_RESPONSE_BYTES:
-            return self.failure(
-                Status.ERROR,
-                "Function.ResponseSizeTooLarge",
-                f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
-                started,
-                maxrss_kb,
-            )
+            return self.response_too_large(started, maxrss_kb)
         return InvokeOutcome(
             Status.SUCCESS,
             payload,
             _elapsed_ms(started),
             max_memory_mb=self.max_memory_mb(maxrss_kb),
             output=self.take_output(),
+        )
+
+    def response_too_large(self, started: float, maxrss_kb: int = 0) -> InvokeOutcome:
+        return self.failure(
+            Status.ERROR,
+            "Function.ResponseSizeTooLarge",
+            f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+            started,
+            maxrss_kb,
         )
 
     def function_error(
@@ -193,12 +239,15 @@ class Environment(abc.ABC):
     async def crashed(self, request_id: str, started: float) -> InvokeOutcome:
         """The process went away mid-invoke: Runtime.ExitError, or Runtime.OutOfMemory in REPORT when OOM-killed."""
         process = self.process
-        try:
+        with contextlib.suppress(TimeoutError):
+            # It closed the channel; give it a moment to finish exiting before it is killed.
             await asyncio.wait_for(process.wait(), timeout=2)
-        except TimeoutError:
-            process.kill()
+        # Children it forked may hold the output pipe open: end the whole tree, then collect what it wrote.
+        process.kill()
+        await process.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.output.eof.wait(), timeout=1)
         oom = self._cgroup is not None and self._cgroup.oom_killed()
-        await asyncio.wait_for(process.output.eof.wait(), timeout=1) if not process.output.eof.is_set() else None
         return self.failure(
             Status.CRASH,
             "Runtime.ExitError",

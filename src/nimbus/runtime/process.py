@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -71,6 +72,7 @@ class EnvironmentProcess:
         self._process = process
         self.output = output
         self.pid = process.pid
+        self._exit_watch = _ExitWatch(process.pid)
 
     @classmethod
     async def spawn(
@@ -99,6 +101,10 @@ class EnvironmentProcess:
     def returncode(self) -> int | None:
         return self._process.returncode
 
+    def has_exited(self) -> bool:
+        """True once the process is gone, even if the event loop has not reaped it yet (a kill -9 from outside)."""
+        return self._process.returncode is not None or self._exit_watch.exited()
+
     async def wait(self) -> int:
         return await self._process.wait()
 
@@ -119,6 +125,34 @@ class EnvironmentProcess:
                 self.kill()
                 await self.wait()
         self.output.close()
+        self._exit_watch.close()
+
+
+class _ExitWatch:
+    """A pidfd polled without blocking: one syscall tells whether the process has exited.
+
+    The loop learns of a death through SIGCHLD some time later; an environment is handed out between the two, so
+    the pool asks the kernel directly. Without pidfd support (Linux < 5.3) only the loop's view is used.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self._fd: int | None = None
+        self._poll: select.poll | None = None
+        try:
+            self._fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            return
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLIN)
+
+    def exited(self) -> bool:
+        return self._poll is not None and bool(self._poll.poll(0))
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._poll = None
 
 
 def exit_description(returncode: int | None) -> str:

@@ -15,7 +15,7 @@ from nimbus.runtime.catalogue import interpreter_for
 from nimbus.runtime.environment import Environment, error_type_of
 from nimbus.runtime.process import EnvironmentProcess, exit_description
 from nimbus.runtime.results import InitOutcome, InvokeInput, InvokeOutcome
-from nimbus.runtime.spec import process_environment
+from nimbus.runtime.spec import MAX_RESPONSE_BYTES, process_environment
 
 BOOTSTRAP = Path(__file__).with_name("python_bootstrap.py")
 
@@ -41,7 +41,9 @@ class PythonEnvironment(Environment):
             child.close()
         await self._launch(process)
         self._reader, self._writer = await asyncio.open_unix_connection(sock=parent)
-        self._writer.write(frames.encode({"t": "hello"}))
+        # The limit travels with hello so an oversized result is refused in the environment, never copied here.
+        hello = {"t": "hello", "max_response": MAX_RESPONSE_BYTES, "track_memory": not self.has_memory_cgroup}
+        self._writer.write(frames.encode(hello))
         try:
             header, body = await asyncio.wait_for(frames.read_frame(self._reader), self.spec.init_timeout)
         except TimeoutError:
@@ -49,12 +51,14 @@ class PythonEnvironment(Environment):
                 started, "Sandbox.Timedout", f"Init timed out after {self.spec.init_timeout:.2f} seconds"
             )
         except frames.FrameError:
-            await process.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), timeout=2)
             return self._init_failed(started, "Runtime.ExitError", f"Error: {exit_description(process.returncode)}")
         elapsed = (time.perf_counter() - started) * 1000
+        self.initialised(int(header.get("peak_kb", 0)))
         if header.get("t") == "ready":
             return InitOutcome(duration_ms=elapsed, output=self.take_output())
-        await process.wait()
+        # The bootstrap flushed its output before init_error, so it is all here; start() then stops the process.
         return InitOutcome(
             duration_ms=elapsed, error_payload=body, error_type=error_type_of(body), output=self.take_output()
         )
@@ -83,7 +87,9 @@ class PythonEnvironment(Environment):
             reply, body = await frames.read_frame(self._reader)
         except (frames.FrameError, ConnectionError):
             return await self.crashed(request.request_id, started)
-        maxrss = int(reply.get("maxrss_kb", 0))
+        maxrss = int(reply.get("peak_kb", 0))
+        if reply.get("oversize"):
+            return self.response_too_large(started, maxrss)
         if reply.get("ok"):
             return self.success(body, started, maxrss)
         return self.function_error(body, None, started, maxrss)

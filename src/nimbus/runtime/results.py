@@ -51,6 +51,7 @@ class InitOutcome:
     error_payload: bytes | None = None
     error_type: str | None = None
     output: str = ""
+    max_memory_mb: int = 0  # measured when init failed: the REPORT of the invoke that returns the error shows it
 
     @property
     def ok(self) -> bool:

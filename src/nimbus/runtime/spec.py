@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import uuid
 from collections.abc import Mapping
@@ -40,9 +41,9 @@ class EnvironmentSpec:
     credentials: Credentials
     init_timeout: float
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """Environments are shared only between invokes whose spec is identical."""
+        """Environments are shared only between invokes whose spec is identical (computed once: read per invoke)."""
         data = orjson.dumps(
             [
                 self.function_name,
