@@ -184,6 +184,16 @@ class Environment(abc.ABC):
             return min(-(-peak // (1024 * 1024)), self.spec.memory_size)
         return -(-peak // (1024 * 1024))
 
+    def init_failed(self, started: float, error_type: str, message: str) -> InitOutcome:
+        """An init the platform itself ended (the process exited, init timed out): AWS's error document."""
+        payload = orjson.dumps({"errorMessage": message, "errorType": error_type})
+        return InitOutcome(
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error_payload=payload,
+            error_type=error_type,
+            output=self.take_output(),
+        )
+
     def success(self, payload: bytes, started: float, maxrss_kb: int = 0) -> InvokeOutcome:
         if len(payload) > MAX_RESPONSE_BYTES:
             return self.response_too_large(started, maxrss_kb)

@@ -47,13 +47,13 @@ class PythonEnvironment(Environment):
         try:
             header, body = await asyncio.wait_for(frames.read_frame(self._reader), self.spec.init_timeout)
         except TimeoutError:
-            return self._init_failed(
+            return self.init_failed(
                 started, "Sandbox.Timedout", f"Init timed out after {self.spec.init_timeout:.2f} seconds"
             )
         except frames.FrameError:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(process.wait(), timeout=2)
-            return self._init_failed(started, "Runtime.ExitError", f"Error: {exit_description(process.returncode)}")
+            return self.init_failed(started, "Runtime.ExitError", f"Error: {exit_description(process.returncode)}")
         elapsed = (time.perf_counter() - started) * 1000
         self.initialised(int(header.get("peak_kb", 0)))
         if header.get("t") == "ready":
@@ -61,15 +61,6 @@ class PythonEnvironment(Environment):
         # The bootstrap flushed its output before init_error, so it is all here; start() then stops the process.
         return InitOutcome(
             duration_ms=elapsed, error_payload=body, error_type=error_type_of(body), output=self.take_output()
-        )
-
-    def _init_failed(self, started: float, error_type: str, message: str) -> InitOutcome:
-        payload = orjson.dumps({"errorMessage": message, "errorType": error_type})
-        return InitOutcome(
-            duration_ms=(time.perf_counter() - started) * 1000,
-            error_payload=payload,
-            error_type=error_type,
-            output=self.take_output(),
         )
 
     async def _invoke(self, request: InvokeInput, started: float) -> InvokeOutcome:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import orjson
-
 from nimbus.runtime.environment import Environment, error_type_of
 from nimbus.runtime.process import EnvironmentProcess, exit_description
 from nimbus.runtime.results import InitOutcome, InvokeInput, InvokeOutcome, Status
@@ -40,7 +38,7 @@ class RuntimeApiEnvironment(Environment):
         bootstrap = self.spec.task_root / "bootstrap"
         if not bootstrap.is_file():
             # AWS also looks in /opt (layers); its message lists every place it looked.
-            return self._init_failed(
+            return self.init_failed(
                 started, INVALID_ENTRYPOINT, f"Error: Couldn't find valid bootstrap(s): [{bootstrap}]"
             )
         self._api = RuntimeApiServer()
@@ -51,12 +49,12 @@ class RuntimeApiEnvironment(Environment):
         except OSError as exc:
             # Go's wording, as RAPID reports it: "fork/exec /var/task/bootstrap: permission denied".
             reason = (exc.strerror or str(exc)).lower()
-            return self._init_failed(started, INVALID_ENTRYPOINT, f"Error: fork/exec {bootstrap}: {reason}")
+            return self.init_failed(started, INVALID_ENTRYPOINT, f"Error: fork/exec {bootstrap}: {reason}")
         await self._launch(process)
         try:
             event = await asyncio.wait_for(self._runtime_event(), self.spec.init_timeout)
         except TimeoutError:
-            return self._init_failed(
+            return self.init_failed(
                 started, "Sandbox.Timedout", f"Init timed out after {self.spec.init_timeout:.2f} seconds"
             )
         return self._init_outcome(event, started)
@@ -74,19 +72,10 @@ class RuntimeApiEnvironment(Environment):
                     output=self.take_output(),
                 )
             case None:
-                return self._init_failed(
+                return self.init_failed(
                     started, "Runtime.ExitError", f"Error: {exit_description(self.process.returncode)}"
                 )
         raise AssertionError(f"runtime answered an invoke during init: {event!r}")
-
-    def _init_failed(self, started: float, error_type: str, message: str) -> InitOutcome:
-        payload = orjson.dumps({"errorMessage": message, "errorType": error_type})
-        return InitOutcome(
-            duration_ms=(time.perf_counter() - started) * 1000,
-            error_payload=payload,
-            error_type=error_type,
-            output=self.take_output(),
-        )
 
     async def _invoke(self, request: InvokeInput, started: float) -> InvokeOutcome:
         assert self._api is not None, "environment was not started"
