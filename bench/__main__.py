@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.async_accept import AsyncBenchError, measure_async
 from bench.host import BUSY_CORES, OtherWork, background_cores, machine, wait_quiet
 from bench.measures import BenchError, measure_floors, measure_nimbus
 from bench.plan import FULL, QUICK, Plan
@@ -59,17 +60,19 @@ def main(argv: list[str] | None = None) -> int:
             floor = measure_floors(plan, Path(workdir))
             print("measuring nimbus (warm, 1 ms handler, cold starts, load) ...", flush=True)
             nimbus = measure_nimbus(plan, Path(workdir))
-        except BenchError as exc:
+            print("measuring asynchronous invocation (durable accepts, drain) ...", flush=True)
+            async_run = measure_async(plan, Path(workdir))
+        except (BenchError, AsyncBenchError) as exc:
             print(f"bench: {exc}", file=sys.stderr)
             return 1
     background += [during.cores(), background_cores()]
-    measured = rows(plan, floor, nimbus)
+    measured = rows(plan, floor, nimbus, async_run)
     print()
-    print(table(plan, floor, nimbus, measured))
+    print(table(plan, floor, nimbus, measured, async_run))
     print("other work on the machine (cores): {:.2f} before, {:.2f} during, {:.2f} after".format(*background))
     if max(background) > BUSY_CORES:
         print(f"\nwarning: other work kept up to {max(background):.2f} cores busy; numbers are unreliable")
-    path = write(options.results, started, document(plan, floor, nimbus, measured, started, background))
+    path = write(options.results, started, document(plan, (floor, nimbus, async_run), measured, started, background))
     print(f"\nresults: {path}")
     return 0
 

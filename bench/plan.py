@@ -20,6 +20,8 @@ class Plan:
     overhead_requests: int  # sequential invokes of the 1 ms handler (after latency_warmup untimed ones)
     spawn_samples: int  # interpreter starts for the cold-start floor
     fork_samples: int  # forks for the zygote floor
+    async_connections: int  # keep-alive connections per client process for the Event invoke (accept) load
+    async_drain_events: int  # Event invokes of a trivial handler timed until all have run
 
     @property
     def concurrency(self) -> int:
@@ -29,10 +31,10 @@ class Plan:
 QUICK = Plan(
     name="quick", latency_requests=1000, latency_warmup=100, load_processes=2, load_connections=4, load_warmup=1.0,
     load_duration=3.0, cold_starts=15, cold_burst=16, cold_concurrency=8, overhead_requests=300, spawn_samples=15,
-    fork_samples=30,
+    fork_samples=30, async_connections=16, async_drain_events=500,
 )  # fmt: skip
 FULL = Plan(
     name="full", latency_requests=10_000, latency_warmup=500, load_processes=2, load_connections=4, load_warmup=2.0,
     load_duration=10.0, cold_starts=50, cold_burst=64, cold_concurrency=16, overhead_requests=3000, spawn_samples=50,
-    fork_samples=100,
+    fork_samples=100, async_connections=16, async_drain_events=2000,
 )  # fmt: skip

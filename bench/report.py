@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from bench.async_accept import AsyncRun
 from bench.host import machine, source_revision
 from bench.load import LoadTotals
 from bench.measures import FloorRun, NimbusRun
@@ -64,8 +65,9 @@ class Row:
         }
 
 
-def rows(plan: Plan, floor: FloorRun, nimbus: NimbusRun) -> list[Row]:
-    return [*warm_rows(plan, floor, nimbus), *cold_rows(plan, floor, nimbus), *overhead_rows(floor, nimbus)]
+def rows(plan: Plan, floor: FloorRun, nimbus: NimbusRun, async_run: AsyncRun) -> list[Row]:
+    return [*warm_rows(plan, floor, nimbus), *cold_rows(plan, floor, nimbus), *overhead_rows(floor, nimbus),
+            *async_rows(plan, async_run)]  # fmt: skip
 
 
 def warm_rows(plan: Plan, floor: FloorRun, nimbus: NimbusRun) -> list[Row]:
@@ -107,7 +109,18 @@ def overhead_rows(floor: FloorRun, nimbus: NimbusRun) -> list[Row]:
     ]  # fmt: skip
 
 
-def table(plan: Plan, floor: FloorRun, nimbus: NimbusRun, measured: list[Row]) -> str:
+def async_rows(plan: Plan, run: AsyncRun) -> list[Row]:
+    conns = f"{plan.load_processes} proc x {plan.async_connections} conn"
+    accepted, echoed = Summary.of(run.accept.latencies), Summary.of(run.echo.latencies)
+    return [
+        Row(f"Async accepts/s (202 once durable), {conns}", run.accept.rate, "/s", run.echo.rate,
+            "HTTP echo req/s, same clients", Bar(5000, False)),
+        Row("Async accept p50 under that load", accepted.p50_ms, "ms", echoed.p50_ms, "HTTP echo p50, same load"),
+        Row(f"Async events run/s, trivial handler, {run.drained} queued at once", run.drain_per_s, "/s"),
+    ]  # fmt: skip
+
+
+def table(plan: Plan, floor: FloorRun, nimbus: NimbusRun, measured: list[Row], async_run: AsyncRun) -> str:
     header = ("measure", "value", "floor", "ratio", "bar", "result", "floor is")
     body = [
         (
@@ -124,7 +137,7 @@ def table(plan: Plan, floor: FloorRun, nimbus: NimbusRun, measured: list[Row]) -
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in [header, *body]]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    lines += ["", *notes(plan, floor, nimbus)]
+    lines += ["", *notes(plan, floor, nimbus), f"CPU per async accept: {_cpu(async_run.accept)}"]
     return "\n".join(lines)
 
 
@@ -149,8 +162,13 @@ def _cpu(totals: LoadTotals) -> str:
 
 
 def document(
-    plan: Plan, floor: FloorRun, nimbus: NimbusRun, measured: list[Row], started: dt.datetime, background: list[float]
+    plan: Plan,
+    runs: tuple[FloorRun, NimbusRun, AsyncRun],
+    measured: list[Row],
+    started: dt.datetime,
+    background: list[float],
 ) -> bytes:
+    floor, nimbus, async_run = runs
     return orjson.dumps(
         {
             "started": started.isoformat(timespec="seconds"),
@@ -162,6 +180,7 @@ def document(
             "rows": [row.to_json() for row in measured],
             "floor": _details(floor),
             "nimbus": _details(nimbus),
+            "async": _details(async_run),
         },
         option=orjson.OPT_INDENT_2,
     )
@@ -174,7 +193,7 @@ def write(directory: Path, started: dt.datetime, data: bytes) -> Path:
     return path
 
 
-def _details(run: FloorRun | NimbusRun) -> dict[str, Any]:
+def _details(run: FloorRun | NimbusRun | AsyncRun) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in vars(run).items():
         if isinstance(value, Summary):

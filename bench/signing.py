@@ -51,8 +51,10 @@ class InvokeSigner:
         self._client = lambda_client(endpoint)
         self._client.meta.events.register("before-send.lambda.Invoke", _capture)
 
-    def invoke(self, function_name: str, payload: bytes, *, tail: bool = False) -> bytes:
+    def invoke(self, function_name: str, payload: bytes, *, tail: bool = False, event: bool = False) -> bytes:
         extra = {"LogType": "Tail"} if tail else {}
+        if event:
+            extra["InvocationType"] = "Event"
         try:
             self._client.invoke(FunctionName=function_name, Payload=payload, **extra)
         except _Captured as captured:

@@ -192,6 +192,20 @@ class LogPage:
     events: list[LogLine]
 
 
+@dataclass(frozen=True)
+class QueueDepth:
+    """One function's asynchronous events: waiting to run, running, and how old the oldest is."""
+
+    function_name: str
+    queued: int
+    in_flight: int
+    oldest_age_seconds: float
+
+    @property
+    def depth(self) -> int:
+        return self.queued + self.in_flight
+
+
 class NimbusClient:
     def __init__(self, config: ClientConfig, transport: httpx.BaseTransport | None = None) -> None:
         self.config = config
@@ -314,6 +328,14 @@ class NimbusClient:
             for e in document.get("events", [])
         ]
         return LogPage(str(document.get("logGroupName", "")), events)
+
+    def queues(self) -> list[QueueDepth]:
+        """Asynchronous invocation queue depth per function (functions with no events are left out)."""
+        document = self._platform("GET", "/_nimbus/queues", timeout=30)
+        return [
+            QueueDepth(str(q["functionName"]), int(q["queued"]), int(q["inFlight"]), float(q["oldestAgeSeconds"]))
+            for q in document.get("queues", [])
+        ]
 
     def _platform(self, method: str, path: str, timeout: float) -> dict[str, Any]:
         url = f"{self.config.endpoint_url}{path}"

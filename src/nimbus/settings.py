@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 LOOPBACK_DEFAULT_KEY = "test"
+ISOLATION_CHOICES = ("auto", "namespaces", "process", "none")
 
 
 class SettingsError(ValueError):
@@ -38,9 +39,20 @@ class Settings:
     account_concurrency: int = 1000
     # Seconds SIGTERM waits for in-flight invokes before environments are killed.
     drain_timeout: float = 30.0
+    # Multiplies asynchronous invocation's retry delays (1 and 2 minutes, throttle backoff) and event age limits;
+    # 1 is AWS's timing, tests use 0.01 to see them pass in seconds.
+    async_retry_scale: float = 1.0
+    # Packages each interpreter's zygote imports once, so environments forked from it need not (comma-separated;
+    # what an interpreter does not have is skipped).
+    zygote_preload: str = "boto3"
+    # Cold starts running at once across all functions; 0 means twice the CPU count (see runtime/pool.py).
+    cold_start_concurrency: int = 0
     # Public base URL of this server, used in Code.Location; derived from host and port when empty.
     public_url: str = ""
     log_level: str = "info"
+    # How environments are sandboxed: auto (the best the host allows), namespaces, process or none (see
+    # runtime/isolation.py).
+    isolation: str = "auto"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -49,6 +61,10 @@ class Settings:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def preload(self) -> list[str]:
+        return [name.strip() for name in self.zygote_preload.split(",") if name.strip()]
 
     @property
     def is_loopback(self) -> bool:
@@ -112,3 +128,9 @@ def _check(settings: Settings) -> None:
         raise SettingsError(f"port must be 1-65535, got {settings.port}")
     if settings.keep_alive <= 0:
         raise SettingsError("keep_alive must be positive")
+    if settings.async_retry_scale <= 0:
+        raise SettingsError("async_retry_scale must be positive")
+    if settings.isolation not in ISOLATION_CHOICES:
+        raise SettingsError(f"isolation must be one of {', '.join(ISOLATION_CHOICES)}, got {settings.isolation!r}")
+    if settings.cold_start_concurrency < 0:
+        raise SettingsError("cold_start_concurrency must be 0 (automatic) or positive")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nimbus.api.wire import WireResponse
+from nimbus.control.event_invoke_configs import EventInvokeConfigService
 from nimbus.control.functions import FunctionService
 from nimbus.domain.arns import Identity
 from nimbus.invocation.service import InvokeService
@@ -19,6 +20,7 @@ class Services:
     identity: Identity
     base_url: str
     url_secret: bytes  # signs Code.Location download links
+    event_configs: EventInvokeConfigService
 
 
 @dataclass(frozen=True)

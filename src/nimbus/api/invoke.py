@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nimbus.api.context import Call, Handler
 from nimbus.api.wire import WireResponse
-from nimbus.invocation.payloads import decode_client_context
+from nimbus.invocation.payloads import INVOKE_ASYNC_LIMIT, check_payload, decode_client_context
 from nimbus.invocation.requests import InvocationType, InvokeRequest
 
 
@@ -32,11 +32,13 @@ async def invoke(call: Call) -> WireResponse:
 
 
 async def invoke_async(call: Call) -> WireResponse:
-    """InvokeAsync (deprecated): an Event invoke answered 202 with {"Status": 202}."""
+    """InvokeAsync (deprecated): an Event invoke with the old 256 KB limit, answered 202 with {"Status": 202}."""
+    payload = call.params.get("InvokeArgs") or b""
+    check_payload(payload, InvocationType.EVENT, INVOKE_ASYNC_LIMIT)
     request = InvokeRequest(
         function_name=call.params["FunctionName"],
         qualifier=None,
-        payload=call.params.get("InvokeArgs") or b"",
+        payload=payload,
         invocation_type=InvocationType.EVENT,
         request_id=call.request_id or None,
     )

@@ -1,8 +1,9 @@
-"""Platform endpoints under /_nimbus/: health, metrics, code downloads and function logs."""
+"""Platform endpoints under /_nimbus/: health, metrics, code downloads, function logs and async queue depths."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 from starlette.applications import Starlette
@@ -68,12 +69,23 @@ def build_platform(
                         "message": e.message} for e in events],
         })  # fmt: skip
 
+    async def queues(request: Request) -> Response:
+        denied = await _authenticate(request, secret_for)
+        if denied is not None:
+            return denied
+        stats, now = await services.invoker.queue_stats(), time.time()
+        return JSONResponse({"queues": [
+            {"functionName": s.function_name, "depth": s.depth, "queued": s.queued, "inFlight": s.in_flight,
+             "oldestAgeSeconds": round(max(0.0, now - s.oldest_enqueued_at), 3)} for s in stats
+        ]})  # fmt: skip
+
     return Starlette(
         routes=[
             Route("/_nimbus/health", health),
             Route("/_nimbus/metrics", prometheus),
             Route("/_nimbus/code/{sha}", download),
             Route("/_nimbus/logs/{name}", function_logs),
+            Route("/_nimbus/queues", queues),
         ]
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from nimbus.api import functions, invoke
+from nimbus.api import event_invoke_config, functions, invoke
 from nimbus.api.auth import SecretLookup, SignedRequest, verify
 from nimbus.api.context import Call, Handler, Services
 from nimbus.api.model import operation
@@ -29,7 +29,7 @@ ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Cal
 # Larger than any valid request (a 50 MB zip, base64-encoded in JSON, is about 70 MB); refuse the rest unread.
 MAX_REQUEST_BYTES = 70_167_211
 
-HANDLERS: dict[str, Handler] = {**functions.HANDLERS, **invoke.HANDLERS}
+HANDLERS: dict[str, Handler] = {**functions.HANDLERS, **invoke.HANDLERS, **event_invoke_config.HANDLERS}
 
 
 class LambdaApi:

@@ -19,6 +19,7 @@ COMMANDS = {
     "invoke": "nimbus.cli.invoke:invoke",
     "logs": "nimbus.cli.logs:logs",
     "ls": "nimbus.cli.ls:ls",
+    "queue": "nimbus.cli.queue:queue",
 }
 
 

@@ -12,7 +12,7 @@ import click
 import uvicorn
 
 from nimbus.app import AsgiApp, build
-from nimbus.settings import Settings, SettingsError, load_settings
+from nimbus.settings import ISOLATION_CHOICES, Settings, SettingsError, load_settings
 
 
 @click.command()
@@ -27,8 +27,17 @@ from nimbus.settings import Settings, SettingsError, load_settings
 @click.option("--init-timeout", type=float, default=None, help="Seconds allowed for init [NIMBUS_INIT_TIMEOUT].")
 @click.option("--account-concurrency", type=int, default=None, help="Account concurrency [NIMBUS_ACCOUNT_CONCURRENCY].")
 @click.option("--drain-timeout", type=float, default=None, help="Seconds SIGTERM waits [NIMBUS_DRAIN_TIMEOUT].")
+@click.option("--async-retry-scale", type=float, default=None,
+              help="Multiplier of async retry delays, event ages [NIMBUS_ASYNC_RETRY_SCALE, default 1].")  # fmt: skip
 @click.option("--public-url", default=None, help="Base URL clients reach this server at [NIMBUS_PUBLIC_URL].")
 @click.option("--log-level", default=None, help="Platform log level [NIMBUS_LOG_LEVEL, default info].")
+@click.option("--zygote-preload", default=None, help="Packages zygotes import [NIMBUS_ZYGOTE_PRELOAD, default boto3].")
+@click.option("--cold-start-concurrency", type=int, default=None,
+              help="Cold starts at once [NIMBUS_COLD_START_CONCURRENCY, default 2 x cores].")  # fmt: skip
+@click.option(
+    "--isolation", type=click.Choice(ISOLATION_CHOICES), default=None,
+    help="Environment sandbox (validated, not applied yet; see docs/configuration.md) [NIMBUS_ISOLATION].",
+)  # fmt: skip
 def serve(**flags: Any) -> None:
     """Start nimbus on one port: the Lambda API, function URLs and /_nimbus/ endpoints."""
     try:

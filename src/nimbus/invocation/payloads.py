@@ -12,13 +12,15 @@ from nimbus.invocation.requests import InvocationType
 
 SYNC_LIMIT = 6 * 1024 * 1024  # 6291456
 ASYNC_LIMIT = 1024 * 1024  # raised from 256 KB in Oct 2025
+# InvokeAsync (deprecated) kept the old limit; its message is the Event invoke's of that time (inferred).
+INVOKE_ASYNC_LIMIT = 256 * 1024
 CLIENT_CONTEXT_LIMIT = 3583
 
 
-def check_payload(payload: bytes, invocation_type: InvocationType) -> None:
-    if invocation_type is InvocationType.EVENT and len(payload) > ASYNC_LIMIT:
+def check_payload(payload: bytes, invocation_type: InvocationType, async_limit: int = ASYNC_LIMIT) -> None:
+    if invocation_type is InvocationType.EVENT and len(payload) > async_limit:
         raise RequestEntityTooLarge(
-            f"{len(payload)} byte payload is too large for the Event invocation type (limit {ASYNC_LIMIT} bytes)"
+            f"{len(payload)} byte payload is too large for the Event invocation type (limit {async_limit} bytes)"
         )
     if len(payload) > SYNC_LIMIT:
         raise RequestEntityTooLarge(f"Request must be smaller than {SYNC_LIMIT} bytes for the InvokeFunction operation")

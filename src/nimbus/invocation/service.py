@@ -1,22 +1,26 @@
-"""The data plane's front door: every invoke (sync, async, later schedules and event sources) enters here."""
+"""The data plane's front door: every invoke (sync, async, later schedules and event sources) enters here.
+
+An Event invoke is answered 202 once the event is committed to the durable queue; invocation.async_workers runs
+it later through `run_event`, on the same path (and environment pool) as a synchronous invoke.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
 from nimbus.domain.arns import LATEST, Identity, parse_function_ref, resolve_qualifier
 from nimbus.domain.functions import FunctionConfig
+from nimbus.domain.invocation_records import AttemptResponse
 from nimbus.domain.reports import Report, end_line, init_report_line, init_start_line, report_line, start_line
 from nimbus.errors import ResourceNotFound
 from nimbus.invocation.payloads import check_payload
+from nimbus.invocation.queue import EventQueue, NewEvent, QueuedEvent, QueueStats
 from nimbus.invocation.requests import InvocationType, InvokeRequest, InvokeResponse
 from nimbus.observability.logs import LogSink, split_output
 from nimbus.observability.metrics import Metrics
@@ -50,8 +54,10 @@ class InvokeService:
         credentials: Credentials,
         init_timeout: float,
         metrics: Metrics,
+        queue: EventQueue,
     ) -> None:
         self._metrics = metrics
+        self._queue = queue
         self._functions = functions
         self._pool = pool
         self._code = code
@@ -60,7 +66,6 @@ class InvokeService:
         self._credentials = credentials
         self._init_timeout = init_timeout
         self._specs: dict[tuple[str, str, str], EnvironmentSpec] = {}
-        self._background: set[asyncio.Task[None]] = set()
 
     async def invoke(self, request: InvokeRequest) -> InvokeResponse:
         ref = parse_function_ref(request.function_name)
@@ -76,8 +81,9 @@ class InvokeService:
         if request.invocation_type is InvocationType.DRY_RUN:
             return InvokeResponse(204, request_id)
         if request.invocation_type is InvocationType.EVENT:
-            # The client context reaches the function on synchronous invokes only.
-            self._in_background(self._run(config, request.payload, qualifier, None, request_id))
+            # Durable before the 202. The client context reaches the function on synchronous invokes only.
+            await self._queue.put([NewEvent(request_id, ref.name, qualifier, request.payload, time.time())])
+            self._metrics.async_events.record_received(ref.name)
             return InvokeResponse(202, request_id)
         outcome, lines = await self._run(config, request.payload, qualifier, request.client_context, request_id)
         return InvokeResponse(
@@ -88,6 +94,17 @@ class InvokeService:
             log_result=_tail(lines) if request.tail_logs else None,
             executed_version=config.version,
         )
+
+    async def run_event(self, event: QueuedEvent) -> AttemptResponse:
+        """One attempt at a queued event, with its own request id: what a synchronous invoke would have answered."""
+        config = await self._functions.get_ready(event.function_name, event.qualifier)
+        outcome, _ = await self._run(config, event.payload, event.qualifier, None, event.request_id)
+        function_error = "Unhandled" if outcome.is_error else None
+        return AttemptResponse(200, config.version, outcome.payload, function_error)
+
+    async def queue_stats(self) -> list[QueueStats]:
+        """Asynchronous events waiting or running, per function."""
+        return await self._queue.stats()
 
     async def _run(
         self,
@@ -128,21 +145,6 @@ class InvokeService:
             self._specs = {k: v for k, v in self._specs.items() if k[0] != config.name}
             self._specs[key] = spec
         return spec
-
-    def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
-        async def run() -> None:
-            try:
-                await work
-            except Exception:
-                log.exception("asynchronous invoke failed")
-
-        task = asyncio.create_task(run())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def close(self) -> None:
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
 
 
 def _init_failure(init: InitOutcome, request_id: str) -> InvokeOutcome:

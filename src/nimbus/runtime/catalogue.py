@@ -101,9 +101,14 @@ def interpreter_for(runtime: str) -> Interpreter:
         if interpreter is not None:
             _report(runtime, interpreter)
             return interpreter
-    fallback = Interpreter(sys.executable, (sys.version_info[0], sys.version_info[1]))
+    fallback = own_interpreter()
     _report(runtime, fallback)
     return fallback
+
+
+def own_interpreter() -> Interpreter:
+    """The interpreter nimbus itself runs on (discover() returns the same for its version)."""
+    return Interpreter(sys.executable, (sys.version_info[0], sys.version_info[1]))
 
 
 def _report(runtime: str, interpreter: Interpreter) -> None:

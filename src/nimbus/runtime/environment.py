@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
+import logging
 import time
 import uuid
 
@@ -30,6 +31,8 @@ from nimbus.runtime.cgroups import MemoryCgroup, MemoryController
 from nimbus.runtime.process import EnvironmentProcess, exit_description
 from nimbus.runtime.results import InitOutcome, InvokeInput, InvokeOutcome, Status
 from nimbus.runtime.spec import MAX_RESPONSE_BYTES, EnvironmentSpec, new_log_stream
+
+log = logging.getLogger(__name__)
 
 
 class EnvState(enum.Enum):
@@ -133,6 +136,16 @@ class Environment(abc.ABC):
         return self.state is not EnvState.DEAD and (self._process is None or not self._process.has_exited())
 
     # -- what implementations provide ----------------------------------------------------------------------
+    # True when start() has a part before init that prepare() can do ahead: the pool then keeps spares. Not for
+    # custom runtimes, whose process's start is their init.
+    prepares_ahead = False
+
+    async def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Do the part of start() that comes before init (a fork), so a spare can wait at that point.
+
+        Optional; start() prepares first when this was not called. Raises only for faults of nimbus itself.
+        """
+
     @abc.abstractmethod
     async def _start(self) -> InitOutcome: ...
 
@@ -143,12 +156,26 @@ class Environment(abc.ABC):
         """Release the transport to the process (socket, Runtime API server)."""
 
     # -- shared helpers -----------------------------------------------------------------------------------------
-    async def _launch(self, process: EnvironmentProcess) -> None:
-        self._process = process
-        if self._memory_controller is not None:
+    def memory_cgroup(self) -> MemoryCgroup | None:
+        """This environment's memory cgroup, created on first use (None where the host has no controller)."""
+        if self._cgroup is None and self._memory_controller is not None:
             self._cgroup = self._memory_controller.create(self.id, self.spec.memory_size)
-            if self._cgroup is not None:
-                self._cgroup.add(process.pid)
+        return self._cgroup
+
+    def adopt_cgroup(self, cgroup: MemoryCgroup) -> None:
+        """Take over a memory cgroup the process joined itself (a zygote's blank child), limited to MemorySize."""
+        self._cgroup = cgroup
+        try:
+            cgroup.set_limit(self.spec.memory_size * 1024 * 1024)
+        except OSError as exc:
+            log.warning("could not limit memory cgroup %s: %s", cgroup.path, exc)
+
+    async def _launch(self, process: EnvironmentProcess, joined_cgroup: bool = False) -> None:
+        """Own this process; it is moved into the memory cgroup unless it joined it itself (a forked child)."""
+        self._process = process
+        cgroup = self.memory_cgroup()
+        if cgroup is not None and not joined_cgroup:
+            cgroup.add(process.pid)
 
     @property
     def process(self) -> EnvironmentProcess:
@@ -170,10 +197,12 @@ class Environment(abc.ABC):
     def max_memory_mb(self, maxrss_kb: int = 0) -> int:
         """Max Memory Used, in MB rounded up.
 
-        The cgroup sees the whole process tree but only what was charged after the process joined it (the
-        interpreter's start is charged to nimbus), so with a cgroup the peak is init's resident peak plus however far
-        the cgroup's peak has climbed since init; it reads one kept-open file. Without a cgroup the process reports
-        its resident peak (`maxrss_kb`) after every invoke.
+        The cgroup sees the whole process tree but only what was charged after the process joined it (a spawned
+        interpreter's start is charged to nimbus; a forked environment's pages stay charged to its zygote until it
+        writes them), so with a cgroup the peak is init's resident peak (for a forked environment that includes the
+        zygote's preloaded modules, resident in it as they would be had it imported them) plus however far the
+        cgroup's peak has climbed since init; it reads one kept-open file. Without a cgroup the process reports its
+        resident peak (`maxrss_kb`) after every invoke.
         """
         self._peak_rss_kb = max(self._peak_rss_kb, maxrss_kb)
         peak = max(self._peak_rss_kb, self._init_peak_kb) * 1024

@@ -7,6 +7,7 @@ everything the function flushed before it answered belongs to that invoke.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import os
@@ -18,6 +19,9 @@ from pathlib import Path
 _READ_SIZE = 1 << 16
 # AWS keeps about 256 KB of a single invoke's output per log event; keep more, but never grow without bound.
 MAX_BUFFERED_OUTPUT = 4 << 20
+# How long a killed forked process's exit report may take before nimbus stops waiting for it (the pidfd already
+# says it is gone; only the exact status would be missing).
+EXIT_REPORT_TIMEOUT = 5.0
 
 
 class OutputCapture:
@@ -65,19 +69,67 @@ class OutputCapture:
         self._close()
 
 
-class EnvironmentProcess:
-    """One spawned process tree. kill() ends the whole session, so children the function forked die too."""
+class EnvironmentProcess(abc.ABC):
+    """One process tree of an environment, in a session of its own. kill() ends the whole session, so children the
+    function forked die too.
+
+    Two ways to get one: SpawnedProcess (a new program, started by nimbus) and ForkedProcess (forked by a zygote,
+    which is its parent and reports its exit status).
+    """
+
+    def __init__(self, pid: int, output: OutputCapture) -> None:
+        self.pid = pid
+        self.output = output
+        self._exit_watch = _ExitWatch(pid)
+
+    @property
+    @abc.abstractmethod
+    def returncode(self) -> int | None:
+        """How it ended (subprocess's convention: -N for signal N), once that is known."""
+
+    @abc.abstractmethod
+    async def wait(self) -> int: ...
+
+    def has_exited(self) -> bool:
+        """True once the process is gone, even if nimbus has not heard yet (a kill -9 from outside)."""
+        return self.returncode is not None or self._exit_watch.exited()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        # The leader too, in case the function moved it to another process group.
+        if self.returncode is None and not self._exit_watch.signal(signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    async def terminate(self, grace: float = 0.5) -> None:
+        """SIGTERM, as AWS sends a runtime at shutdown, then SIGKILL after the grace period."""
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.wait(), grace)
+            except TimeoutError:
+                self.kill()
+                await self._wait_after_kill()
+        self.output.close()
+        self._exit_watch.close()
+
+    async def _wait_after_kill(self) -> None:
+        await self.wait()
+
+
+class SpawnedProcess(EnvironmentProcess):
+    """A program nimbus started itself (an interpreter, a custom runtime's bootstrap); the event loop reaps it."""
 
     def __init__(self, process: asyncio.subprocess.Process, output: OutputCapture) -> None:
+        super().__init__(process.pid, output)
         self._process = process
-        self.output = output
-        self.pid = process.pid
-        self._exit_watch = _ExitWatch(process.pid)
 
     @classmethod
     async def spawn(
         cls, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, pass_fds: Sequence[int] = ()
-    ) -> EnvironmentProcess:
+    ) -> SpawnedProcess:
         read_end, write_end = os.pipe()
         try:
             process = await asyncio.create_subprocess_exec(
@@ -101,31 +153,32 @@ class EnvironmentProcess:
     def returncode(self) -> int | None:
         return self._process.returncode
 
-    def has_exited(self) -> bool:
-        """True once the process is gone, even if the event loop has not reaped it yet (a kill -9 from outside)."""
-        return self._process.returncode is not None or self._exit_watch.exited()
-
     async def wait(self) -> int:
         return await self._process.wait()
 
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            self._process.kill()
 
-    async def terminate(self, grace: float = 0.5) -> None:
-        """SIGTERM, as AWS sends a runtime at shutdown, then SIGKILL after the grace period."""
-        if self.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.wait(), grace)
-            except TimeoutError:
-                self.kill()
-                await self.wait()
-        self.output.close()
-        self._exit_watch.close()
+class ForkedProcess(EnvironmentProcess):
+    """A child of a zygote. Its exit status arrives as the zygote's report (`exited`), since only a parent can
+    collect it; the zygote reports within milliseconds of the exit, and if the zygote itself dies the report is
+    "killed" (its children die with it)."""
+
+    def __init__(self, pid: int, exited: asyncio.Future[int], output: OutputCapture) -> None:
+        super().__init__(pid, output)
+        self._exited = exited
+
+    @property
+    def returncode(self) -> int | None:
+        if self._exited.done() and not self._exited.cancelled():
+            return self._exited.result()
+        return None
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+    async def _wait_after_kill(self) -> None:
+        # The report goes through the zygote; never let a stuck zygote hold up the release of an environment.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wait(), EXIT_REPORT_TIMEOUT)
 
 
 class _ExitWatch:
@@ -147,6 +200,14 @@ class _ExitWatch:
 
     def exited(self) -> bool:
         return self._poll is not None and bool(self._poll.poll(0))
+
+    def signal(self, signum: int) -> bool:
+        """Signal the process itself through the pidfd, so no recycled pid can be hit; False without a pidfd."""
+        if self._fd is None:
+            return False
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(self._fd, signum)
+        return True
 
     def close(self) -> None:
         if self._fd is not None:

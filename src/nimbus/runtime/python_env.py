@@ -1,46 +1,126 @@
-"""PythonEnvironment: a python3.X function on nimbus's own bootstrap, over framed messages on a socketpair."""
+"""PythonEnvironment: a python3.X function on nimbus's own bootstrap, over framed messages on a socketpair.
+
+The process is forked from the interpreter's zygote (runtime/zygote.py) when the function can be, otherwise it is a
+new interpreter running python_bootstrap.py; both serve the same protocol and behave the same to the function.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from nimbus.runtime import frames
-from nimbus.runtime.catalogue import interpreter_for
+from nimbus.runtime.catalogue import Interpreter, interpreter_for
+from nimbus.runtime.cgroups import MemoryController
 from nimbus.runtime.environment import Environment, error_type_of
-from nimbus.runtime.process import EnvironmentProcess, exit_description
+from nimbus.runtime.process import ForkedProcess, OutputCapture, SpawnedProcess, exit_description
 from nimbus.runtime.results import InitOutcome, InvokeInput, InvokeOutcome
-from nimbus.runtime.spec import MAX_RESPONSE_BYTES, process_environment
+from nimbus.runtime.spec import MAX_RESPONSE_BYTES, EnvironmentSpec, process_environment
+from nimbus.runtime.zygote import ZYGOTE_ENVIRONMENT, Become, ZygoteError, Zygotes
+
+log = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).with_name("python_bootstrap.py")
+# Variables an interpreter reads once, when it starts: a function that sets them gets an interpreter of its own
+# instead of a fork of one that started without them. PYTHONPATH is applied in the fork (zygote_main).
+_START_PREFIXES = ("PYTHON", "LD_")
+_START_LOCALE = ("LANG", "LC_ALL", "LC_CTYPE")
+# Returns the sandbox plan for an environment (sandbox_child.enter's argument), or None to run it unsandboxed.
+SandboxPlanner = Callable[[EnvironmentSpec, str], Mapping[str, Any] | None]
+
+
+def forkable(spec: EnvironmentSpec) -> bool:
+    """Whether this function's environment may be forked from a zygote and behave as one started for it.
+
+    Not when its variables change what an interpreter or the dynamic linker read at start (PYTHON*, LD_*, the
+    locale); a package's lib/ directory, which AWS puts on LD_LIBRARY_PATH, is checked by the caller.
+    """
+    for name, value in spec.variables.items():
+        if name.startswith(_START_PREFIXES) and name != "PYTHONPATH":
+            return False
+        if name in _START_LOCALE and value != ZYGOTE_ENVIRONMENT.get(name):
+            return False
+    return True
 
 
 class PythonEnvironment(Environment):
+    prepares_ahead = True
     _reader: asyncio.StreamReader | None = None
     _writer: asyncio.StreamWriter | None = None
 
-    async def _start(self) -> InitOutcome:
-        started = time.perf_counter()
+    def __init__(
+        self,
+        spec: EnvironmentSpec,
+        memory: MemoryController | None,
+        zygotes: Zygotes | None = None,
+        sandbox: SandboxPlanner | None = None,
+    ) -> None:
+        super().__init__(spec, memory)
+        self._zygotes = zygotes
+        self._sandbox = sandbox
+        self._become: Become | None = None
+
+    async def prepare(self) -> None:
+        """Fork the environment from its interpreter's zygote (or start an interpreter), up to before init."""
+        if self._process is None:
+            interpreter = interpreter_for(self.spec.runtime)
+            channel = await self._fork(interpreter) or await self._spawn(interpreter)
+            self._reader, self._writer = await asyncio.open_unix_connection(sock=channel)
+            if self._become is not None:
+                self._writer.write(self._become.frame())
+
+    async def _fork(self, interpreter: Interpreter) -> socket.socket | None:
+        """Take a blank child of the interpreter's zygote; None when this function needs an interpreter of its own
+        (or no zygote can serve it)."""
+        if self._zygotes is None or not forkable(self.spec) or (self.spec.task_root / "lib").is_dir():
+            return None
+        try:
+            blank = await (await self._zygotes.get(interpreter)).take()
+        except ZygoteError as exc:
+            log.debug("%s: starting an interpreter for this environment instead", exc)
+            return None
+        if blank.cgroup is not None:
+            self.adopt_cgroup(blank.cgroup)
+        await self._launch(ForkedProcess(blank.pid, blank.exited, OutputCapture(blank.output_fd)), joined_cgroup=True)
+        self._become = Become(
+            env=process_environment(self.spec, self.log_stream),
+            cwd=self.spec.task_root,
+            title=[interpreter.executable, "-u", str(BOOTSTRAP)],
+            sandbox=self._sandbox(self.spec, self.id) if self._sandbox is not None else None,
+        )
+        return blank.channel
+
+    async def _spawn(self, interpreter: Interpreter) -> socket.socket:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            interpreter = interpreter_for(self.spec.runtime)
             # -u: unbuffered stdio, so output written before a crash or timeout still reaches the log.
-            argv = [interpreter.executable, "-u", str(BOOTSTRAP), str(child.fileno())]
-            process = await EnvironmentProcess.spawn(
-                argv,
+            process = await SpawnedProcess.spawn(
+                [interpreter.executable, "-u", str(BOOTSTRAP), str(child.fileno())],
                 env=process_environment(self.spec, self.log_stream),
                 cwd=self.spec.task_root,
                 pass_fds=[child.fileno()],
             )
+        except BaseException:
+            parent.close()
+            raise
         finally:
             child.close()
         await self._launch(process)
-        self._reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+        return parent
+
+    async def _start(self) -> InitOutcome:
+        started = time.perf_counter()
+        await self.prepare()
+        assert self._reader is not None and self._writer is not None
+        process = self.process
         # The limit travels with hello so an oversized result is refused in the environment, never copied here.
         hello = {"t": "hello", "max_response": MAX_RESPONSE_BYTES, "track_memory": not self.has_memory_cgroup}
         self._writer.write(frames.encode(hello))
@@ -50,7 +130,7 @@ class PythonEnvironment(Environment):
             return self.init_failed(
                 started, "Sandbox.Timedout", f"Init timed out after {self.spec.init_timeout:.2f} seconds"
             )
-        except frames.FrameError:
+        except (frames.FrameError, ConnectionError):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(process.wait(), timeout=2)
             return self.init_failed(started, "Runtime.ExitError", f"Error: {exit_description(process.returncode)}")

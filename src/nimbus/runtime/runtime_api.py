@@ -12,7 +12,7 @@ import asyncio
 import time
 
 from nimbus.runtime.environment import Environment, error_type_of
-from nimbus.runtime.process import EnvironmentProcess, exit_description
+from nimbus.runtime.process import SpawnedProcess, exit_description
 from nimbus.runtime.results import InitOutcome, InvokeInput, InvokeOutcome, Status
 from nimbus.runtime.runtime_api_server import (
     ErrorPosted,
@@ -45,7 +45,7 @@ class RuntimeApiEnvironment(Environment):
         port = await self._api.start()
         env = process_environment(self.spec, self.log_stream, runtime_api=f"127.0.0.1:{port}")
         try:
-            process = await EnvironmentProcess.spawn([str(bootstrap)], env=env, cwd=self.spec.task_root)
+            process = await SpawnedProcess.spawn([str(bootstrap)], env=env, cwd=self.spec.task_root)
         except OSError as exc:
             # Go's wording, as RAPID reports it: "fork/exec /var/task/bootstrap: permission denied".
             reason = (exc.strerror or str(exc)).lower()

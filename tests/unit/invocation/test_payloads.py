@@ -7,7 +7,13 @@ import base64
 import pytest
 
 from nimbus.errors import InvalidRequestContent, RequestEntityTooLarge
-from nimbus.invocation.payloads import ASYNC_LIMIT, SYNC_LIMIT, check_payload, decode_client_context
+from nimbus.invocation.payloads import (
+    ASYNC_LIMIT,
+    INVOKE_ASYNC_LIMIT,
+    SYNC_LIMIT,
+    check_payload,
+    decode_client_context,
+)
 from nimbus.invocation.requests import InvocationType
 
 SYNC = InvocationType.REQUEST_RESPONSE
@@ -57,3 +63,10 @@ def test_client_context_is_decoded_to_its_json_text() -> None:
 def test_bad_client_context_is_invalid_request_content(header: str) -> None:
     with pytest.raises(InvalidRequestContent, match=r"^Client context must be a valid Base64-encoded JSON object\.$"):
         decode_client_context(header)
+
+
+def test_invoke_async_keeps_the_old_256_kb_limit() -> None:
+    check_payload(b'"' + b"x" * (INVOKE_ASYNC_LIMIT - 2) + b'"', InvocationType.EVENT, INVOKE_ASYNC_LIMIT)
+    with pytest.raises(RequestEntityTooLarge) as caught:
+        check_payload(b"x" * (INVOKE_ASYNC_LIMIT + 1), InvocationType.EVENT, INVOKE_ASYNC_LIMIT)
+    assert caught.value.message == "262145 byte payload is too large for the Event invocation type (limit 262144 bytes)"

@@ -17,6 +17,7 @@ from nimbus.domain.arns import Identity
 from nimbus.domain.functions import CodeRef, FunctionConfig
 from nimbus.domain.states import FunctionState
 from nimbus.errors import InvalidRequestContent, RequestEntityTooLarge, ResourceNotFound
+from nimbus.invocation.queue import MemoryEventQueue
 from nimbus.invocation.requests import InvocationType, InvokeRequest
 from nimbus.invocation.service import TAIL_BYTES, InvokeService
 from nimbus.observability.logs import LogSink
@@ -92,6 +93,7 @@ class Functions:
 class Setup:
     service: InvokeService
     logs: LogSink
+    queue: MemoryEventQueue
     environments: list[FakeEnvironment] = field(default_factory=list)
     init: InitOutcome = field(default_factory=lambda: InitOutcome(12.5, output="init says hi\n"))
     behaviour: Behaviour = succeed
@@ -111,10 +113,12 @@ def setup(tmp_path: Path) -> Setup:
         return environment
 
     pool = EnvironmentPool(factory, keep_alive=60)
+    queue = MemoryEventQueue()
+    code = CodeStore(tmp_path / "code")
     service = InvokeService(
-        Functions(CONFIG), pool, CodeStore(tmp_path / "code"), logs, IDENTITY, Credentials("a", "b"), 10.0, Metrics()
+        Functions(CONFIG), pool, code, logs, IDENTITY, Credentials("a", "b"), 10.0, Metrics(), queue
     )
-    holder.append(Setup(service, logs))
+    holder.append(Setup(service, logs, queue))
     return holder[0]
 
 
@@ -155,17 +159,45 @@ def test_dry_run_answers_204_without_an_environment(setup: Setup) -> None:
     assert setup.environments == []
 
 
-def test_event_answers_202_and_runs_without_the_client_context(setup: Setup) -> None:
-    async def scenario() -> int:
-        response = await setup.service.invoke(
-            request(invocation_type=InvocationType.EVENT, client_context='{"custom":{}}')
-        )
-        await setup.service.close()
-        return response.status_code
+def test_event_answers_202_once_queued_without_running(setup: Setup) -> None:
+    response = run(setup.service.invoke(request(b'{"n": 1}', invocation_type=InvocationType.EVENT, request_id="ev")))
+    assert (response.status_code, response.request_id) == (202, "ev")
+    assert setup.environments == []
 
-    assert run(scenario()) == 202
+    async def queued() -> list[tuple[str, str, bytes]]:
+        return [(e.request_id, e.function_name, e.payload) for e in await setup.queue.claim(10, 1e12, 1e12)]
+
+    assert run(queued()) == [("ev", "fn", b'{"n": 1}')]
+
+
+def test_a_queued_event_runs_with_its_request_id_and_no_client_context(setup: Setup) -> None:
+    async def scenario() -> tuple[int, str | None, bytes]:
+        await setup.service.invoke(request(invocation_type=InvocationType.EVENT, client_context='{"custom":{}}',
+                                           request_id="ev"))  # fmt: skip
+        (event,) = await setup.queue.claim(1, 1e12, 1e12)
+        response = await setup.service.run_event(event)
+        return response.status_code, response.function_error, response.payload
+
+    assert run(scenario()) == (200, None, b'{"ok":true}')
     (sent,) = setup.environments[0].requests
-    assert sent.client_context is None
+    assert (sent.request_id, sent.client_context) == ("ev", None)
+
+
+def test_a_queued_event_that_fails_reports_unhandled(setup: Setup) -> None:
+    setup.behaviour = lambda _: InvokeOutcome(Status.ERROR, b'{"errorType":"ValueError"}', 1.0, error_type="ValueError")
+
+    async def scenario() -> str | None:
+        await setup.service.invoke(request(invocation_type=InvocationType.EVENT))
+        (event,) = await setup.queue.claim(1, 1e12, 1e12)
+        return (await setup.service.run_event(event)).function_error
+
+    assert run(scenario()) == "Unhandled"
+
+
+def test_event_for_a_missing_function_is_refused_before_queueing(setup: Setup) -> None:
+    with pytest.raises(ResourceNotFound):
+        run(setup.service.invoke(InvokeRequest("nope", None, b"{}", invocation_type=InvocationType.EVENT)))
+    assert len(setup.queue) == 0
 
 
 def test_missing_function_names_latest_in_the_arn(setup: Setup) -> None:
