@@ -50,8 +50,10 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def ids_dir() -> Iterator[Path]:
-    """Outside the data dir and open to every user: sandboxed functions may run as another user."""
-    path = Path(tempfile.mkdtemp(prefix="nimbus-ids-"))
+    """Where a sandboxed function can still write: outside the data dir and /tmp (both are its own), and open to
+    every user (it may run as another one)."""
+    shared = Path("/var/tmp")
+    path = Path(tempfile.mkdtemp(prefix="nimbus-ids-", dir=shared if shared.is_dir() else None))
     path.chmod(0o777)
     yield path
     shutil.rmtree(path, ignore_errors=True)

@@ -1,7 +1,7 @@
 """Group commit: writes submitted from the event loop are committed together, in one transaction.
 
-A durable commit costs a write and an fsync of the WAL (0.2-0.3 ms here, more under load, and kernel CPU) whether
-it carries one row or a hundred, so committing each accepted event on its own caps the rate near 3,500/s. Instead
+A durable commit costs a write and an fsync of the WAL (0.29 ms here, more under load, and kernel CPU) whether it
+carries one row or a hundred, so committing each accepted event on its own caps the rate near 3,400/s. Instead
 every write that arrives while a commit is under way waits for the next one, and before a commit starts the event
 loop is given a few turns while they bring more writes: requests already parsed reach `submit` and share it. Under
 load each commit carries everything that arrived meanwhile; a lone write is committed at once (no timer, no added
@@ -11,7 +11,9 @@ One connection carries every batch, so writes never contend with each other for 
 batch's statements run on the event loop (`apply`, which may merge writes of a kind: many inserts into one
 executemany); they only change pages in SQLite's cache, tens of microseconds. The COMMIT, which writes and fsyncs,
 runs in a thread of its own. Measured: running the statements in that thread as well cost ~60 us of CPU per
-accepted event, as the thread and the busy event loop passed the GIL back and forth (4,400 against 5,500 accepts/s).
+accepted event, as the thread and the busy event loop passed the GIL back and forth (docs/PERFORMANCE.md). The
+price: while another connection holds SQLite's write lock (a log flush, a control-plane write; each is short), the
+batch's first statement waits for it on the loop, as the control plane's own writes already do.
 
 A batch the caller marks durable is committed with synchronous=FULL (it survives a power cut, not only a crash of
 the process); others with NORMAL, which in WAL mode survives a crash of the process and skips the fsync. A later
@@ -35,8 +37,10 @@ log = logging.getLogger(__name__)
 W = TypeVar("W")
 # Enough to carry a burst in one commit, small enough that one commit never holds the writer lock for long.
 MAX_BATCH = 2048
-# Turns of the event loop a batch may wait for more writes, each turn only while the last one brought some.
+# Turns of the event loop a batch may wait for more writes, each turn only while the last one brought some, and
+# never longer than GATHER_SECONDS: a write waits at most that long for company.
 GATHER_TURNS = 8
+GATHER_SECONDS = 0.002
 
 Apply = Callable[[sa.Connection, Sequence[W]], Sequence[Any]]
 Durable = Callable[[Sequence[W]], bool]
@@ -87,10 +91,13 @@ class GroupCommit(Generic[W]):
 
     async def _gather(self) -> None:
         """Let writes that are on their way (their requests already being handled) join the batch."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GATHER_SECONDS
         for _ in range(GATHER_TURNS):
             waiting = len(self._pending)
             await asyncio.sleep(0)
-            if len(self._pending) == waiting or len(self._pending) >= MAX_BATCH:
+            arrived = len(self._pending) - waiting
+            if arrived == 0 or len(self._pending) >= MAX_BATCH or loop.time() > deadline:
                 return
 
     async def _commit_next(self) -> None:
