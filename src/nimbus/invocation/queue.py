@@ -127,12 +127,7 @@ class MemoryEventQueue:
         return min((at for _, at, _ in self._events.values()), default=None)
 
     async def wait(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._arrived.wait(), timeout)
-        except TimeoutError:
-            return
-        finally:
-            self._arrived.clear()
+        await wait_for_arrival(self._arrived, timeout)
 
     async def stats(self) -> list[QueueStats]:
         by_function: dict[str, list[tuple[QueuedEvent, bool]]] = {}
@@ -145,3 +140,13 @@ class MemoryEventQueue:
 
     def __len__(self) -> int:
         return len(self._events)
+
+
+async def wait_for_arrival(arrived: asyncio.Event, timeout: float) -> None:
+    """Wait until a put signals `arrived` or `timeout` passes, then re-arm the signal (both queue kinds use it)."""
+    try:
+        await asyncio.wait_for(arrived.wait(), timeout)
+    except TimeoutError:
+        return
+    finally:
+        arrived.clear()

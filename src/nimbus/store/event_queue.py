@@ -16,7 +16,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from nimbus.errors import PlatformFault
-from nimbus.invocation.queue import NewEvent, QueuedEvent, QueueStats
+from nimbus.invocation.queue import NewEvent, QueuedEvent, QueueStats, wait_for_arrival
 from nimbus.store.group_commit import GroupCommit
 from nimbus.store.schema import async_events
 
@@ -101,12 +101,7 @@ class SqlEventQueue:
         return cast(float | None, await asyncio.to_thread(self._scalar, query))
 
     async def wait(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._arrived.wait(), timeout)
-        except TimeoutError:
-            return
-        finally:
-            self._arrived.clear()
+        await wait_for_arrival(self._arrived, timeout)
 
     async def stats(self) -> list[QueueStats]:
         return await asyncio.to_thread(self._stats)
