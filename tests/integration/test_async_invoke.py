@@ -143,6 +143,23 @@ def test_aws_cli_event_invoke_is_queued(scaled: Server, tmp_path: Path) -> None:
     wait_until(lambda: any(line.startswith("attempt ") for line in log_messages(scaled, name)), timeout=60)
 
 
+def test_aws_cli_event_payload_over_1_mb_is_refused(scaled: Server, tmp_path: Path) -> None:
+    # AWS's wording, as seen in the field: "1525970 byte payload is too large for the Event invocation type
+    # (limit 1048576 bytes)", code RequestEntityTooLargeException.
+    client = scaled.lambda_client()
+    name = create_function(client, {"app.py": FAILING})
+    payload = tmp_path / "big.json"
+    payload.write_text(json.dumps("x" * (1024 * 1024)))
+    size = payload.stat().st_size
+    result = scaled.aws("lambda", "invoke", "--function-name", name, "--invocation-type", "Event",
+                        "--payload", f"fileb://{payload}", str(tmp_path / "out.json"))  # fmt: skip
+    assert result.returncode != 0
+    assert (
+        "An error occurred (RequestEntityTooLargeException) when calling the Invoke operation: "
+        f"{size} byte payload is too large for the Event invocation type (limit 1048576 bytes)" in result.stderr
+    )
+
+
 def test_queue_command_and_metrics_show_waiting_and_running_events(scaled: Server, ids_dir: Path) -> None:
     client = scaled.lambda_client()
     name = create_function(client, {"app.py": RECORDING}, Timeout=60,

@@ -107,9 +107,11 @@ def test_out_of_range_settings_are_validation_errors(client: Any, function: str)
 
 
 def test_destinations_are_checked(client: Any, function: str) -> None:
+    # Messages recorded from AWS (LocalStack test_lambda_api.snapshot.json, test_lambda_eventinvokeconfig_exceptions).
+    iam = f"arn:aws:iam:us-east-1:000000000000:function:{function}"
     cases = {
-        "arn:aws:dynamodb:us-east-1:123456789012:table/t": "The destination ARN "
-        "arn:aws:dynamodb:us-east-1:123456789012:table/t is invalid.",
+        iam: f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={iam}), "
+        "onFailure=null) is invalid.",
         f"arn:aws:lambda:us-east-1:000000000000:function:{function}": "You can't specify the function as a "
         "destination for itself.",
         "arn:aws:lambda:us-east-1:000000000000:function:no-such-function": "The destination ARN "
@@ -123,10 +125,104 @@ def test_destinations_are_checked(client: Any, function: str) -> None:
         assert error(caught) == ("InvalidParameterValueException", message, 400)
 
 
+def test_an_unsupported_service_refuses_both_destinations(client: Any, function: str) -> None:
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
+    with pytest.raises(ClientError) as caught:
+        client.put_function_event_invoke_config(
+            FunctionName=function,
+            DestinationConfig={"OnSuccess": {"Destination": QUEUE}, "OnFailure": {"Destination": table}},
+        )
+    assert error(caught) == (
+        "InvalidParameterValueException",
+        f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={QUEUE}), "
+        f"onFailure=OnFailure(destination={table})) is invalid.",
+        400,
+    )
+
+
+def test_a_destination_config_without_arns_is_a_setting(client: Any, function: str) -> None:
+    empty: list[dict[str, Any]] = [{"OnSuccess": {}}, {"OnFailure": {}}]
+    for destinations in empty:
+        response = client.put_function_event_invoke_config(FunctionName=function, DestinationConfig=destinations)
+        assert response["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {}}
+        assert "MaximumRetryAttempts" not in response and "MaximumEventAgeInSeconds" not in response
+
+
 def test_missing_function_is_404(client: Any) -> None:
     with pytest.raises(ClientError) as caught:
         client.put_function_event_invoke_config(FunctionName="no-such-function", MaximumRetryAttempts=1)
     assert error(caught) == ("ResourceNotFoundException", "The function doesn't exist.", 404)
+
+
+MISSING = "arn:aws:lambda:us-east-1:000000000000:function:no-such-function"
+NO_FUNCTION = ("ResourceNotFoundException", "The function doesn't exist.", 404)
+NO_CONFIG = ("ResourceNotFoundException", f"The function {MISSING}:$LATEST doesn't have an EventInvokeConfig", 404)
+
+
+# AWS: writes and List say the function doesn't exist; Get and Delete name the config of ...:$LATEST.
+@pytest.mark.parametrize(("operation", "arguments", "expected"), [
+    ("put_function_event_invoke_config", {"FunctionName": MISSING, "MaximumRetryAttempts": 1}, NO_FUNCTION),
+    ("update_function_event_invoke_config", {"FunctionName": "no-such-function", "MaximumRetryAttempts": 0},
+     NO_FUNCTION),
+    ("list_function_event_invoke_configs", {"FunctionName": "no-such-function"}, NO_FUNCTION),
+    ("get_function_event_invoke_config", {"FunctionName": "no-such-function"}, NO_CONFIG),
+    ("delete_function_event_invoke_config", {"FunctionName": "no-such-function"}, NO_CONFIG),
+])  # fmt: skip
+def test_each_operation_on_a_missing_function(
+    client: Any, operation: str, arguments: dict[str, Any], expected: tuple[str, str, int]
+) -> None:
+    with pytest.raises(ClientError) as caught:
+        getattr(client, operation)(**arguments)
+    assert error(caught) == expected
+
+
+def test_a_missing_qualifier(client: Any, function: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        client.put_function_event_invoke_config(FunctionName=function, Qualifier="doesnotexist", MaximumRetryAttempts=1)
+    assert error(caught) == ("ResourceNotFoundException", "The function doesn't exist.", 404)
+    with pytest.raises(ClientError) as caught:
+        client.get_function_event_invoke_config(FunctionName=function, Qualifier="doesnotexist")
+    qualified = f"arn:aws:lambda:us-east-1:000000000000:function:{function}:doesnotexist"
+    assert error(caught) == ("ResourceNotFoundException", f"The function {qualified} doesn't have an EventInvokeConfig",
+                             404)  # fmt: skip
+
+
+def test_a_qualifier_contradicting_the_name_is_refused(client: Any, function: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        client.put_function_event_invoke_config(FunctionName=f"{function}:$LATEST", Qualifier="1",
+                                                MaximumRetryAttempts=1)  # fmt: skip
+    assert error(caught) == (
+        "InvalidParameterValueException",
+        "The derived qualifier from the function name does not match the specified qualifier.",
+        400,
+    )
+    response = client.put_function_event_invoke_config(FunctionName=f"{function}:$LATEST", Qualifier="$LATEST",
+                                                       MaximumRetryAttempts=1)  # fmt: skip
+    assert response["FunctionArn"] == arn(function)
+
+
+def test_aws_cli_shows_aws_messages(server: Server, function: str) -> None:
+    iam = f"arn:aws:iam:us-east-1:000000000000:function:{function}"
+    result = server.aws("lambda", "put-function-event-invoke-config", "--function-name", function,
+                        "--destination-config", json.dumps({"OnSuccess": {"Destination": iam}}))  # fmt: skip
+    assert result.returncode != 0
+    assert (
+        "An error occurred (InvalidParameterValueException) when calling the PutFunctionEventInvokeConfig "
+        f"operation: The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={iam}), "
+        "onFailure=null) is invalid." in result.stderr
+    )
+    result = server.aws("lambda", "update-function-event-invoke-config", "--function-name", "no-such-function",
+                        "--maximum-retry-attempts", "0")  # fmt: skip
+    assert (
+        "(ResourceNotFoundException) when calling the UpdateFunctionEventInvokeConfig operation: "
+        "The function doesn't exist." in result.stderr
+    )
+    result = server.aws("lambda", "get-function-event-invoke-config", "--function-name", function)
+    assert f"function:{function}:$LATEST doesn't have an EventInvokeConfig" in result.stderr
+    result = server.aws("lambda", "put-function-event-invoke-config", "--function-name", function,
+                        "--destination-config", json.dumps({"OnFailure": {}}))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {}}
 
 
 def test_a_deleted_function_takes_its_config_along(client: Any) -> None:

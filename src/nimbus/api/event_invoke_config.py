@@ -23,12 +23,14 @@ def _target(call: Call) -> tuple[str, str | None]:
 
 
 def _request(params: Mapping[str, Any]) -> ConfigRequest:
-    destinations = params.get("DestinationConfig") or {}
+    given = params.get("DestinationConfig")
+    destinations = given or {}
     return ConfigRequest(
         maximum_retry_attempts=params.get("MaximumRetryAttempts"),
         maximum_event_age=params.get("MaximumEventAgeInSeconds"),
         on_success=(destinations.get("OnSuccess") or {}).get("Destination"),
         on_failure=(destinations.get("OnFailure") or {}).get("Destination"),
+        has_destination_config=given is not None,
     )
 
 

@@ -1,7 +1,10 @@
 """Put/Update/Get/Delete/ListFunctionEventInvokeConfigs: retries, event age and destinations per qualifier.
 
 Put replaces a qualifier's settings (what it leaves out is unset, so the default applies); Update changes only
-what it names. Messages are AWS's (reference/lambda-control-plane.md §1, and LocalStack's AWS-recorded tests).
+what it names, and 404s when the qualifier has no config yet (it does not create one). Messages are AWS's
+(reference/lambda-control-plane.md §1, and the AWS recordings in LocalStack's test_lambda_api.snapshot.json):
+writes and List on a missing function or qualifier say "The function doesn't exist."; Get and Delete say the
+qualified function "doesn't have an EventInvokeConfig" whether the function, the qualifier or the config is missing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from nimbus.domain.arns import LATEST, Identity
-from nimbus.domain.event_invoke import NOTHING_TO_SET, EventInvokeConfig, TargetKind, check_destination
+from nimbus.domain.event_invoke import NOTHING_TO_SET, EventInvokeConfig, TargetKind, check_destinations
 from nimbus.domain.functions import FunctionConfig
 from nimbus.errors import InvalidParameterValue, PlatformFault, ResourceNotFound
 from nimbus.store.event_invoke_configs import EventInvokeConfigStore, Key
@@ -30,17 +33,34 @@ class FunctionLookup(Protocol):
 
 @dataclass(frozen=True)
 class ConfigRequest:
-    """What a Put or Update names. None: not given. An empty destination ARN removes that destination."""
+    """What a Put or Update names. None: not given. An empty destination ARN removes that destination.
+
+    `has_destination_config`: the request carried a DestinationConfig, even one without ARNs ({"OnSuccess": {}}),
+    which AWS accepts as a setting (it answers 200 with both destinations empty).
+    """
 
     maximum_retry_attempts: int | None = None
     maximum_event_age: int | None = None
     on_success: str | None = None
     on_failure: str | None = None
+    has_destination_config: bool = False
 
     @property
     def is_empty(self) -> bool:
-        return all(v is None for v in (self.maximum_retry_attempts, self.maximum_event_age, self.on_success,
-                                       self.on_failure))  # fmt: skip
+        settings = (self.maximum_retry_attempts, self.maximum_event_age, self.on_success, self.on_failure)
+        return not self.has_destination_config and all(v is None for v in settings)
+
+    def merged_into(self, current: EventInvokeConfig, last_modified: float) -> EventInvokeConfig:
+        """An Update: what it names replaces the current setting; an empty destination ARN clears it."""
+        retries, age = self.maximum_retry_attempts, self.maximum_event_age
+        return replace(
+            current,
+            maximum_retry_attempts=current.maximum_retry_attempts if retries is None else retries,
+            maximum_event_age=current.maximum_event_age if age is None else age,
+            on_success=(current.on_success if self.on_success is None else self.on_success) or None,
+            on_failure=(current.on_failure if self.on_failure is None else self.on_failure) or None,
+            last_modified=last_modified,
+        )
 
 
 class EventInvokeConfigService:
@@ -75,11 +95,7 @@ class EventInvokeConfigService:
         current = self._store.get(name, qualifier)
         if current is None:
             raise self._missing(name, qualifier)
-        changes = {field: value for field, value in vars(request).items() if value is not None}
-        for field in ("on_success", "on_failure"):
-            if changes.get(field) == "":
-                changes[field] = None
-        config = replace(current, **changes, last_modified=self._now())
+        config = request.merged_into(current, self._now())
         self._store.save(config)
         return config
 
@@ -123,15 +139,10 @@ class EventInvokeConfigService:
         qualifier = qualifier or LATEST
         if not self._exists(name, qualifier):
             raise ResourceNotFound(NO_FUNCTION)
-        for arn in (request.on_success, request.on_failure):
-            if arn:
-                self._check_target(name, arn)
+        for target in check_destinations(request.on_success, request.on_failure, name, self._identity):
+            if target.kind is TargetKind.LAMBDA and not self._exists(target.name, target.qualifier):
+                raise InvalidParameterValue(f"The destination ARN {target.arn} is invalid.")
         return qualifier
-
-    def _check_target(self, name: str, arn: str) -> None:
-        target = check_destination(arn, name, self._identity)
-        if target.kind is TargetKind.LAMBDA and not self._exists(target.name, target.qualifier):
-            raise InvalidParameterValue(f"The destination ARN {arn} is invalid.")
 
     def _exists(self, name: str, qualifier: str | None) -> bool:
         try:

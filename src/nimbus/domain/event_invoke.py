@@ -1,7 +1,9 @@
 """Event invoke configuration (retries, event age, destinations) and the destination ARNs nimbus can deliver to.
 
-Validation messages follow what AWS answers (reference/lambda-control-plane.md §1 "Event invoke config"); range
-checks (MaximumRetryAttempts 0-2, MaximumEventAgeInSeconds 60-21600) come from the model, in api/validation.py.
+Validation messages follow what AWS answers (reference/lambda-control-plane.md §1 "Event invoke config", and the
+AWS recordings in LocalStack's tests/aws/services/lambda_/test_lambda_api.snapshot.json,
+TestLambdaEventInvokeConfig::test_lambda_eventinvokeconfig_exceptions); range checks (MaximumRetryAttempts 0-2,
+MaximumEventAgeInSeconds 60-21600) and the ARN pattern come from the model, in api/validation.py.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ _ARN = re.compile(r"^arn:(?P<partition>aws[a-zA-Z0-9-]*):(?P<service>[a-zA-Z0-9-
 _NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
 _FUNCTION = re.compile(r"^function:(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
+# Services AWS takes as asynchronous destinations (S3 for on-failure only). An ARN of any other service makes AWS
+# refuse the whole DestinationConfig, spelled out as in its Java toString (recorded: an iam ARN as OnSuccess).
+DESTINATION_SERVICES = frozenset({"sqs", "sns", "events", "lambda", "s3"})
 
 
 class TargetKind(enum.StrEnum):
@@ -78,6 +83,26 @@ def parse_target(arn: str) -> Target | None:
         return Target(arn, TargetKind.LAMBDA, match["region"], match["account"], function["name"],
                       function["qualifier"])  # fmt: skip
     return None
+
+
+def check_destinations(on_success: str | None, on_failure: str | None, function_name: str,
+                       identity: Identity) -> list[Target]:  # fmt: skip
+    """The destinations of a Put or Update (None or "": not set), refused as AWS refuses them."""
+    given = [arn for arn in (on_success, on_failure) if arn]
+    if any(_service(arn) not in DESTINATION_SERVICES for arn in given):
+        raise InvalidParameterValue(unsupported_config_message(on_success, on_failure))
+    return [check_destination(arn, function_name, identity) for arn in given]
+
+
+def unsupported_config_message(on_success: str | None, on_failure: str | None) -> str:
+    success = f"OnSuccess(destination={on_success})" if on_success else "null"
+    failure = f"OnFailure(destination={on_failure})" if on_failure else "null"
+    return f"The provided destination config DestinationConfig(onSuccess={success}, onFailure={failure}) is invalid."
+
+
+def _service(arn: str) -> str:
+    parts = arn.split(":", 3)
+    return parts[2] if len(parts) > 2 and parts[0] == "arn" else ""
 
 
 def check_destination(arn: str, function_name: str, identity: Identity) -> Target:

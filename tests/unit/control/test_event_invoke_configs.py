@@ -91,10 +91,43 @@ def test_nothing_to_set_is_refused(service: EventInvokeConfigService) -> None:
         assert caught.value.message == NOTHING_TO_SET
 
 
-def test_writes_to_a_missing_function_say_it_does_not_exist(service: EventInvokeConfigService) -> None:
+def test_an_empty_destination_config_is_a_setting(service: EventInvokeConfigService) -> None:
+    # AWS answers Put with DestinationConfig={"OnSuccess": {}} 200, both destinations empty.
+    config = service.put("fn", None, ConfigRequest(has_destination_config=True))
+    assert (config.on_success, config.on_failure, config.maximum_retry_attempts) == (None, None, None)
+    service.put("fn", None, ConfigRequest(maximum_retry_attempts=1, on_failure=QUEUE))
+    updated = service.update("fn", None, ConfigRequest(has_destination_config=True))
+    assert (updated.maximum_retry_attempts, updated.on_failure) == (1, QUEUE)
+
+
+@pytest.mark.parametrize("operation", ["put", "update"])
+@pytest.mark.parametrize(("name", "qualifier"), [("nope", None), ("fn", "no-such-alias"), ("fn", "7")])
+def test_writes_to_a_missing_function_say_it_does_not_exist(
+    service: EventInvokeConfigService, operation: str, name: str, qualifier: str | None
+) -> None:
     with pytest.raises(ResourceNotFound) as caught:
-        service.put("nope", None, ConfigRequest(maximum_retry_attempts=1))
+        getattr(service, operation)(name, qualifier, ConfigRequest(maximum_retry_attempts=1))
     assert caught.value.message == NO_FUNCTION
+
+
+def test_list_of_a_missing_function_says_it_does_not_exist(service: EventInvokeConfigService) -> None:
+    with pytest.raises(ResourceNotFound) as caught:
+        service.list("nope", None, None, None)
+    assert caught.value.message == NO_FUNCTION
+
+
+@pytest.mark.parametrize("operation", ["get", "delete"])
+@pytest.mark.parametrize(("name", "qualifier", "arn"), [
+    ("nope", None, "arn:aws:lambda:us-east-1:000000000000:function:nope:$LATEST"),
+    ("fn", "doesnotexist", "arn:aws:lambda:us-east-1:000000000000:function:fn:doesnotexist"),
+])  # fmt: skip
+def test_reads_of_a_missing_function_name_the_config_instead(
+    service: EventInvokeConfigService, operation: str, name: str, qualifier: str | None, arn: str
+) -> None:
+    # AWS: get_function_doesnotexist, get_qualifier_doesnotexist, delete_function_doesnotexist.
+    with pytest.raises(ResourceNotFound) as caught:
+        getattr(service, operation)(name, qualifier)
+    assert caught.value.message == f"The function {arn} doesn't have an EventInvokeConfig"
 
 
 @pytest.mark.parametrize("operation", ["get", "delete", "update"])

@@ -12,6 +12,7 @@ from nimbus.domain.event_invoke import (
     Target,
     TargetKind,
     check_destination,
+    check_destinations,
     parse_target,
 )
 from nimbus.domain.retries import RetryPolicy
@@ -55,9 +56,40 @@ def test_other_arns_are_not_destinations(arn: str) -> None:
 
 
 def test_invalid_destination_is_refused_with_the_arn() -> None:
-    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
-    with pytest.raises(InvalidParameterValue, match=r"^The destination ARN arn:aws:dynamodb:\S+ is invalid\.$"):
+    arn = "arn:aws:events:us-east-1:123456789012:rule/r"
+    with pytest.raises(InvalidParameterValue, match=r"^The destination ARN arn:aws:events:\S+ is invalid\.$"):
         check_destination(arn, "fn", IDENTITY)
+
+
+def test_a_service_that_is_no_destination_refuses_the_whole_config() -> None:
+    # Recorded from AWS (LocalStack test_lambda_api.snapshot.json, put_destination_invalid_service_arn).
+    arn = "arn:aws:iam:us-east-1:000000000000:function:fn"
+    with pytest.raises(InvalidParameterValue) as caught:
+        check_destinations(arn, None, "fn", IDENTITY)
+    assert caught.value.message == (
+        "The provided destination config DestinationConfig(onSuccess=OnSuccess(destination="
+        "arn:aws:iam:us-east-1:000000000000:function:fn), onFailure=null) is invalid."
+    )
+
+
+def test_the_refused_config_names_both_destinations() -> None:
+    queue = "arn:aws:sqs:us-east-1:123456789012:q"
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
+    with pytest.raises(InvalidParameterValue) as caught:
+        check_destinations(queue, table, "fn", IDENTITY)
+    assert caught.value.message == (
+        f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={queue}), "
+        f"onFailure=OnFailure(destination={table})) is invalid."
+    )
+
+
+def test_destinations_that_are_set_are_checked_one_by_one() -> None:
+    queue = "arn:aws:sqs:us-east-1:123456789012:q"
+    assert [t.kind for t in check_destinations(queue, "", "fn", IDENTITY)] == [TargetKind.SQS]
+    assert check_destinations(None, None, "fn", IDENTITY) == []
+    with pytest.raises(InvalidParameterValue) as caught:
+        check_destinations(None, "arn:aws:lambda:us-east-1:000000000000:function:fn", "fn", IDENTITY)
+    assert caught.value.message == SELF_DESTINATION
 
 
 def test_a_function_cannot_be_its_own_destination() -> None:
