@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import orjson
@@ -23,22 +25,47 @@ def parse_input(
     shape = operation.input_shape
     if shape is None:
         return {}
+    plan = _plan(shape)
     params: dict[str, Any] = {}
-    payload_member = shape.serialization.get("payload")
-    for name, member in shape.members.items():
+    for name, member, location, wire_name in plan.located:
+        if location == "uri":
+            if wire_name in path_params:
+                params[name] = path_params[wire_name]
+        elif location == "querystring":
+            if wire_name in query:
+                params[name] = _query_value(member, query[wire_name])
+        elif wire_name in headers:  # header names are matched lower-cased
+            params[name] = headers[wire_name]
+    if plan.payload:
+        params[plan.payload] = body
+    elif body.strip():
+        params.update(_body_members(plan.body_members, body))
+    return params
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where each input member of an operation comes from, worked out once per shape (parsing is on the hot path)."""
+
+    located: tuple[tuple[str, Shape, str, str], ...]  # (member, its shape, uri|querystring|header, wire name)
+    payload: str | None  # the member the whole body is, if any
+    body_members: Mapping[str, Shape]  # members carried in a JSON body
+
+
+@cache
+def _plan(shape: Shape) -> _Plan:
+    located: list[tuple[str, Shape, str, str]] = []
+    body_members: dict[str, Shape] = {}
+    for name, member in shape.members.items():  # type: ignore[attr-defined]
         location = member.serialization.get("location")
         wire_name = member.serialization.get("name", name)
-        if location == "uri" and wire_name in path_params:
-            params[name] = path_params[wire_name]
-        elif location == "querystring" and wire_name in query:
-            params[name] = _query_value(member, query[wire_name])
-        elif location == "header" and wire_name.lower() in headers:
-            params[name] = headers[wire_name.lower()]
-    if payload_member:
-        params[payload_member] = body
-    elif body.strip():
-        params.update(_body_members(shape, body))
-    return params
+        if location in ("uri", "querystring"):
+            located.append((name, member, location, wire_name))
+        elif location == "header":
+            located.append((name, member, location, wire_name.lower()))
+        elif not location:
+            body_members[name] = member
+    return _Plan(tuple(located), shape.serialization.get("payload"), body_members)
 
 
 def _query_value(member: Shape, values: Sequence[str]) -> Any:
@@ -55,15 +82,13 @@ def _query_value(member: Shape, values: Sequence[str]) -> Any:
     return value
 
 
-def _body_members(shape: Shape, body: bytes) -> dict[str, Any]:
+def _body_members(members: Mapping[str, Shape], body: bytes) -> dict[str, Any]:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise _bad_request(f"Could not parse request body into json: {exc}") from exc
     if not isinstance(document, dict):
         raise _bad_request("Could not parse request body into json: expected a JSON object")
-    body_members = shape.members.items()  # type: ignore[attr-defined]
-    members = {name: member for name, member in body_members if not member.serialization.get("location")}
     return {name: _decode(members[name], value, name) for name, value in document.items() if name in members}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from botocore.model import Shape
@@ -23,6 +23,7 @@ from nimbus.errors import ValidationError
 OVERLAYS: Mapping[tuple[str, str], int] = {("MemorySize", "max"): 10240, ("Timeout", "max"): 900}
 # Members checked elsewhere with a different error code (Runtime: InvalidParameterValueException).
 SKIPPED_ENUMS = frozenset({"Runtime"})
+_CACHED_LENGTH = 256
 
 
 def validate(shape: Shape | None, params: Mapping[str, Any]) -> None:
@@ -61,15 +62,23 @@ def _violation(shape: Shape, value: Any, path: str, constraint: str) -> str:
 
 
 def _structure(shape: Shape, value: Mapping[str, Any], prefix: str, out: list[str]) -> None:
-    members = shape.members  # type: ignore[attr-defined]
-    for name in shape.required_members:
+    required, members = _layout(shape)
+    for name, lowered in required:
         if value.get(name) is None:
-            out.append(
-                f"Value null at '{member_path(prefix, name)}' failed to satisfy constraint: Member must not be null"
-            )
-    for name, member in members.items():
+            path = f"{prefix}.{lowered}" if prefix else lowered
+            out.append(f"Value null at '{path}' failed to satisfy constraint: Member must not be null")
+    for name, member, lowered in members:
         if name in value and value[name] is not None:
-            _check(member, value[name], member_path(prefix, name), out)
+            _check(member, value[name], f"{prefix}.{lowered}" if prefix else lowered, out)
+
+
+@cache
+def _layout(shape: Shape) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, Shape, str], ...]]:
+    """A structure's required members and its members, each with its name as AWS writes it in a path (worked out
+    once per shape: validation is on the hot path)."""
+    members = shape.members.items()  # type: ignore[attr-defined]
+    required = tuple((name, member_path("", name)) for name in shape.required_members)
+    return required, tuple((name, member, member_path("", name)) for name, member in members)
 
 
 def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
@@ -99,15 +108,13 @@ def _map(shape: Shape, value: Mapping[str, Any], path: str, out: list[str]) -> N
 
 
 def _problems(shape: Shape, value: Any) -> list[str]:
+    if shape.type_name == "string" and isinstance(value, str):
+        if len(value) <= _CACHED_LENGTH:
+            return list(_cached_string_problems(shape, value))
+        return _string_problems(shape, value)
     meta = shape.metadata
     problems: list[str] = []
-    if shape.type_name == "string" and isinstance(value, str):
-        problems += _length(shape, len(value))
-        if "pattern" in meta and not _pattern(meta["pattern"]).fullmatch(value):
-            problems.append(f"Member must satisfy regular expression pattern: {meta['pattern']}")
-        if "enum" in meta and shape.name not in SKIPPED_ENUMS and value not in meta["enum"]:
-            problems.append(f"Member must satisfy enum value set: [{', '.join(meta['enum'])}]")
-    elif shape.type_name in ("integer", "long") and isinstance(value, int) and not isinstance(value, bool):
+    if shape.type_name in ("integer", "long") and isinstance(value, int) and not isinstance(value, bool):
         high = OVERLAYS.get((shape.name, "max"), meta.get("max"))
         if high is not None and value > high:
             problems.append(f"Member must have value less than or equal to {high}")
@@ -115,6 +122,23 @@ def _problems(shape: Shape, value: Any) -> list[str]:
             problems.append(f"Member must have value greater than or equal to {meta['min']}")
     elif shape.type_name in ("list", "map") and isinstance(value, list | dict):
         problems += _length(shape, len(value))
+    return problems
+
+
+@lru_cache(maxsize=4096)
+def _cached_string_problems(shape: Shape, value: str) -> tuple[str, ...]:
+    # The same function names, qualifiers and enum values come back request after request, and a pattern match
+    # costs more than the lookup. Only short values are kept (_CACHED_LENGTH), so the cache stays small.
+    return tuple(_string_problems(shape, value))
+
+
+def _string_problems(shape: Shape, value: str) -> list[str]:
+    meta = shape.metadata
+    problems = _length(shape, len(value))
+    if "pattern" in meta and not _pattern(meta["pattern"]).fullmatch(value):
+        problems.append(f"Member must satisfy regular expression pattern: {meta['pattern']}")
+    if "enum" in meta and shape.name not in SKIPPED_ENUMS and value not in meta["enum"]:
+        problems.append(f"Member must satisfy enum value set: [{', '.join(meta['enum'])}]")
     return problems
 
 

@@ -1,7 +1,7 @@
 """Function logs: invokes hand their lines to a sink that commits them in batches, off the event loop.
 
-Batching keeps the invoke path free of database writes: an invoke appends to a list, and one flush a tick
-writes every line that arrived since the last one (a group commit).
+Batching keeps the invoke path free of database writes: an invoke appends plain tuples to a list, and one flush a
+tick writes every line that arrived since the last one (a group commit, one statement on SQLite: store/logs.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from nimbus.store.logs import LogEvent, SqlLogStore
+from nimbus.store.logs import LogEvent, LogRow, SqlLogStore
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +21,13 @@ FLUSH_INTERVAL = 0.05
 class LogSink:
     def __init__(self, store: SqlLogStore) -> None:
         self._store = store
-        self._pending: list[LogEvent] = []
+        self._pending: list[LogRow] = []
         self._wakeup = asyncio.Event()
         self.flushed = asyncio.Condition()
 
     def emit(self, log_group: str, log_stream: str, lines: Iterable[str], timestamp_ms: int | None = None) -> None:
         stamp = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
-        self._pending.extend(LogEvent(log_group, log_stream, stamp, line) for line in lines)
+        self._pending.extend([(log_group, log_stream, stamp, line) for line in lines])
         self._wakeup.set()
 
     async def flush(self) -> None:
