@@ -14,28 +14,47 @@ from typing import Any
 from nimbus.api.context import Services
 from nimbus.api.platform import build_platform
 from nimbus.api.server import LambdaApi
+from nimbus.control.aliases import AliasService
+from nimbus.control.concurrency import ConcurrencyService
 from nimbus.control.event_invoke_configs import EventInvokeConfigService
+from nimbus.control.function_settings import FunctionSettingsService
+from nimbus.control.function_urls import FunctionUrlService
 from nimbus.control.functions import FunctionService
+from nimbus.control.layers import LayerService
+from nimbus.control.policies import PolicyService
+from nimbus.control.tags import TagService
+from nimbus.control.versions import VersionService
 from nimbus.domain.arns import Identity
+from nimbus.events.function_urls import FunctionUrlGateway
 from nimbus.invocation.async_workers import AsyncWorkers
 from nimbus.invocation.destinations import Destinations, boto3_clients
+from nimbus.invocation.limits import ConcurrencyLimits
+from nimbus.invocation.router import VersionRouter
 from nimbus.invocation.service import InvokeService
 from nimbus.observability.logs import LogSink
 from nimbus.observability.metrics import Metrics
-from nimbus.runtime import cgroups
+from nimbus.runtime import cgroups, isolation
 from nimbus.runtime.catalogue import own_interpreter
 from nimbus.runtime.environment import Environment
 from nimbus.runtime.pool import EnvironmentPool, default_cold_start_limit
 from nimbus.runtime.python_env import PythonEnvironment
+from nimbus.runtime.sandboxes import Sandboxes
 from nimbus.runtime.spec import Credentials, EnvironmentSpec
 from nimbus.runtime.zygote import Zygotes
 from nimbus.settings import Settings
+from nimbus.store.aliases import CachedAliasStore, SqlAliasStore
 from nimbus.store.code import CodeStore
+from nimbus.store.concurrency import SqlConcurrencyStore
 from nimbus.store.database import create_engine, migrate, sqlite_url
 from nimbus.store.event_invoke_configs import SqlEventInvokeConfigStore
 from nimbus.store.event_queue import SqlEventQueue
+from nimbus.store.function_settings import SqlFunctionSettingsStore
+from nimbus.store.function_urls import SqlFunctionUrlStore
 from nimbus.store.functions import SqlFunctionStore
+from nimbus.store.layers import SqlLayerStore
 from nimbus.store.logs import SqlLogStore
+from nimbus.store.policies import SqlPolicyStore
+from nimbus.store.tags import SqlTagStore
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +71,11 @@ class Nimbus:
     metrics: Metrics
     memory: cgroups.MemoryController | None
     zygotes: Zygotes
+    sandboxes: Sandboxes
     api: LambdaApi
     event_queue: SqlEventQueue
     async_workers: AsyncWorkers
+    concurrency: ConcurrencyService
     ready: bool = False
 
     @contextlib.asynccontextmanager
@@ -70,6 +91,7 @@ class Nimbus:
             ]
             workers = group.create_task(self.async_workers.run(self.settings.drain_timeout))
             self.functions.recover()
+            await self.concurrency.start()  # reservations, and provisioned environments started again
             self.ready = True
             try:
                 yield
@@ -83,8 +105,7 @@ class Nimbus:
                 for task in tasks:
                     task.cancel()
         await self.logs.flush()
-        if self.memory is not None:
-            cgroups.remove_tree(self.memory)
+        self.sandboxes.isolation.close()  # every environment is gone: remove nimbus's cgroups and tmp directories
 
 
 def build(settings: Settings) -> Nimbus:
@@ -97,42 +118,68 @@ def build(settings: Settings) -> Nimbus:
     credentials = Credentials(settings.access_key_id, settings.secret_access_key)
     code = CodeStore(settings.data_dir / "code")
     memory = cgroups.detect()
+    sandboxes = Sandboxes(isolation.detect(settings.isolation, settings.data_dir, memory))  # logs the level
     cold_starts = settings.cold_start_concurrency or default_cold_start_limit()
     # Each zygote keeps at least as many blank children as cold starts may run at once (more while bursts come).
-    zygotes = Zygotes(settings.preload, memory, blanks=cold_starts)
+    zygotes = Zygotes(
+        settings.preload, memory, blanks=cold_starts, limits=sandboxes.blank_limits, blank_plan=sandboxes.blank_plan()
+    )
     pool = EnvironmentPool(
-        _environment_factory(memory, zygotes), keep_alive=settings.keep_alive, cold_start_limit=cold_starts
+        _environment_factory(memory, zygotes, sandboxes), keep_alive=settings.keep_alive, cold_start_limit=cold_starts
     )
     logs = LogSink(SqlLogStore(engine))
     metrics = Metrics()
-    functions = FunctionService(SqlFunctionStore(engine), code, pool, identity, settings.account_concurrency)
+    function_store = SqlFunctionStore(engine)
+    alias_store = CachedAliasStore(SqlAliasStore(engine))
+    layers = LayerService(SqlLayerStore(engine), code, identity)
+    functions = FunctionService(function_store, code, pool, identity, settings.account_concurrency,
+                                aliases=alias_store, layers=layers)  # fmt: skip
+    versions = VersionService(functions, function_store, identity)
+    aliases = AliasService(alias_store, functions, identity)
     event_queue = SqlEventQueue(engine)
+    limits = ConcurrencyLimits(settings.account_concurrency)
     invoker = InvokeService(
-        functions, pool, code, logs, identity, credentials, settings.init_timeout, metrics, event_queue
-    )
+        functions, pool, code, logs, identity, credentials, settings.init_timeout, metrics, event_queue,
+        router=VersionRouter(functions, functions), limits=limits,
+    )  # fmt: skip
+    concurrency = ConcurrencyService(SqlConcurrencyStore(engine), functions, limits, pool.provisioned,
+                                     invoker.environment_spec, identity)  # fmt: skip
     event_configs = EventInvokeConfigService(SqlEventInvokeConfigStore(engine), functions, identity)
+    policies = PolicyService(SqlPolicyStore(engine), functions, identity)
+    tags = TagService(SqlTagStore(engine), functions, identity)
+    function_settings = FunctionSettingsService(SqlFunctionSettingsStore(engine), functions)
     destinations = Destinations(event_queue.put, boto3_clients())
     async_workers = AsyncWorkers(event_queue, invoker, event_configs, functions, destinations, identity,
                                  metrics.async_events, settings.async_retry_scale)  # fmt: skip
-    services = Services(functions, invoker, identity, settings.base_url, _url_secret(settings), event_configs)
+    function_urls = FunctionUrlService(
+        SqlFunctionUrlStore(engine),
+        functions,
+        identity,
+        settings.base_url,
+        alias_exists=lambda name, alias: alias_store.get(name, alias) is not None,
+    )
+    services = Services(functions, invoker, identity, settings.base_url, _url_secret(settings), event_configs,
+                        policies=policies, tags=tags, function_settings=function_settings,
+                        versions=versions, aliases=aliases, layers=layers, concurrency=concurrency,
+                        function_urls=function_urls)  # fmt: skip
     secrets = {settings.access_key_id: settings.secret_access_key}
     nimbus: Nimbus
     platform = build_platform(services, code, logs, secrets.get, metrics.render, lambda: nimbus.ready)
-    api = LambdaApi(services, secrets.get, platform)
-    nimbus = Nimbus(settings, functions, invoker, pool, logs, metrics, memory, zygotes, api,
-                    event_queue=event_queue, async_workers=async_workers)  # fmt: skip
+    api = LambdaApi(services, secrets.get, platform, FunctionUrlGateway(function_urls, invoker, identity, secrets.get))
+    nimbus = Nimbus(settings, functions, invoker, pool, logs, metrics, memory, zygotes, sandboxes, api,
+                    event_queue=event_queue, async_workers=async_workers, concurrency=concurrency)  # fmt: skip
     return nimbus
 
 
-def _environment_factory(memory: cgroups.MemoryController | None, zygotes: Zygotes) -> Any:
+def _environment_factory(memory: cgroups.MemoryController | None, zygotes: Zygotes, sandboxes: Sandboxes) -> Any:
     def create(spec: EnvironmentSpec) -> Environment:
         if spec.runtime.startswith("provided"):
             # A custom runtime's bootstrap is a program of its own: it is started as one (an exec is unavoidable,
             # and a fork of a zygote would be thrown away by it).
             from nimbus.runtime.runtime_api import RuntimeApiEnvironment
 
-            return RuntimeApiEnvironment(spec, memory)
-        return PythonEnvironment(spec, memory, zygotes)
+            return RuntimeApiEnvironment(spec, memory, sandboxes)
+        return PythonEnvironment(spec, memory, zygotes, sandboxes)
 
     return create
 

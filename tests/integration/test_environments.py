@@ -10,16 +10,18 @@ import re
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
 from nimbus.runtime.catalogue import discover
+from tests.integration.processes import IDENTITY, host_pid, shared_directory
 from tests.support import Server, create_function, invoke_json, make_zip, unique, wait_until
 
-PROBE = """
+PROBE = (
+    IDENTITY
+    + """
 import os, sys, time
 
 def handler(event, context):
@@ -41,9 +43,10 @@ def handler(event, context):
             time.sleep(0.01)
     first = context.get_remaining_time_in_millis()
     time.sleep(0.05)
-    return {"pid": os.getpid(), "stream": context.log_stream_name, "version": list(sys.version_info[:2]),
+    return {**where(), "stream": context.log_stream_name, "version": list(sys.version_info[:2]),
             "remaining": [first, context.get_remaining_time_in_millis()]}
 """
+)
 
 
 def environments(server: Server) -> set[int]:
@@ -125,8 +128,7 @@ def test_syntax_error_trace_points_at_the_line(client: Any) -> None:
     assert re.fullmatch(r'  File "[^"]+/app\.py" Line 2\n    def handler\(e, c\)\n', frame)
 
 
-def test_failed_init_is_not_reused_and_the_next_invoke_inits_again(client: Any, tmp_path: Path) -> None:
-    counter = tmp_path / "inits"
+def test_failed_init_is_not_reused_and_the_next_invoke_inits_again(client: Any) -> None:
     app = (
         "import os\n"
         "path = os.environ['COUNTER']\n"
@@ -137,11 +139,13 @@ def test_failed_init_is_not_reused_and_the_next_invoke_inits_again(client: Any, 
         "def handler(e, c):\n"
         "    return count\n"
     )
-    name = create_function(client, {"app.py": app}, Environment={"Variables": {"COUNTER": str(counter)}})
-    response, body = invoke_json(client, name)
-    assert (response["FunctionError"], body["errorType"]) == ("Unhandled", "RuntimeError")
-    assert invoke_json(client, name)[1] == 2
-    assert invoke_json(client, name)[1] == 2  # now warm
+    with shared_directory() as shared:
+        counter = shared / "inits"
+        name = create_function(client, {"app.py": app}, Environment={"Variables": {"COUNTER": str(counter)}})
+        response, body = invoke_json(client, name)
+        assert (response["FunctionError"], body["errorType"]) == ("Unhandled", "RuntimeError")
+        assert invoke_json(client, name)[1] == 2
+        assert invoke_json(client, name)[1] == 2  # now warm
 
 
 # -- what the function sees ---------------------------------------------------------------------------------------
@@ -237,7 +241,7 @@ def test_python314_falls_back_and_the_server_log_says_which(server: Server, clie
 
 def test_timeout_returns_sandbox_timedout_and_the_next_invoke_reinits(client: Any) -> None:
     name = create_function(client, {"app.py": PROBE}, Timeout=1)
-    warm, stream = (invoke_json(client, name, {})[1][key] for key in ("pid", "stream"))
+    warm, stream = (invoke_json(client, name, {})[1][key] for key in ("environment", "stream"))
     response, body = invoke_json(client, name, {"kind": "sleep", "seconds": 30}, LogType="Tail")
     request_id = response["ResponseMetadata"]["RequestId"]
     assert response["FunctionError"] == "Unhandled"
@@ -248,7 +252,7 @@ def test_timeout_returns_sandbox_timedout_and_the_next_invoke_reinits(client: An
     assert report_of(response).endswith("\tStatus: timeout")
     after, body = invoke_json(client, name, {}, LogType="Tail")
     assert "FunctionError" not in after
-    assert body["pid"] != warm  # a new process ran init again ...
+    assert body["environment"] != warm  # a new process ran init again ...
     # ... as AWS's suppressed init: into the same log stream, its time inside Duration, no Init Duration.
     assert body["stream"] == stream
     assert "Init Duration" not in report_of(after)
@@ -295,34 +299,35 @@ def test_memory_beyond_memory_size_ends_the_environment(server: Server, client: 
 
 def test_environment_killed_from_outside_is_replaced(server: Server, client: Any) -> None:
     name = create_function(client, {"app.py": PROBE})
-    pid = invoke_json(client, name, {})[1]["pid"]
+    killed = invoke_json(client, name, {})[1]
+    pid = host_pid(server, killed)
     assert pid in environments(server)
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: pid not in environments(server))
     response, body = invoke_json(client, name, {})
     assert "FunctionError" not in response
-    assert body["pid"] != pid
+    assert body["environment"] != killed["environment"]
 
 
 # -- concurrency, reuse, reaping and updates ------------------------------------------------------------------------
 
 
-def test_concurrent_invokes_run_in_separate_environments_at_once(server: Server, tmp_path: Path) -> None:
+def test_concurrent_invokes_run_in_separate_environments_at_once(server: Server) -> None:
     count = 3
     client = server.lambda_client(max_pool_connections=count)
     name = create_function(client, {"app.py": PROBE}, Timeout=60)
-    event = {"kind": "barrier", "dir": str(tmp_path), "count": count}
-    with ThreadPoolExecutor(count) as pool:
+    with shared_directory() as marks, ThreadPoolExecutor(count) as pool:
+        event = {"kind": "barrier", "dir": str(marks), "count": count}
         bodies = list(pool.map(lambda _: invoke_json(client, name, event)[1], range(count)))
-    assert len(os.listdir(tmp_path)) == count
-    assert len({body["pid"] for body in bodies}) == count
+        assert len(os.listdir(marks)) == count
+    assert len({body["environment"] for body in bodies}) == count
     assert len({body["stream"] for body in bodies}) == count
 
 
 def test_sequential_invokes_reuse_one_warm_environment(client: Any) -> None:
     name = create_function(client, {"app.py": PROBE})
     results = [invoke_json(client, name, {}, LogType="Tail") for _ in range(3)]
-    assert len({body["pid"] for _, body in results}) == 1
+    assert len({body["environment"] for _, body in results}) == 1
     assert len({body["stream"] for _, body in results}) == 1
     reports = [report_of(response) for response, _ in results]
     assert ["\tInit Duration: " in report for report in reports] == [True, False, False]
@@ -333,23 +338,24 @@ def test_idle_environments_are_reaped_after_keep_alive(fresh_server: Server) -> 
     server = fresh_server.start()
     client = server.lambda_client()
     name = create_function(client, {"app.py": PROBE})
-    pid = invoke_json(client, name, {})[1]["pid"]
-    assert pid in environments(server)
+    first = invoke_json(client, name, {})[1]
+    assert host_pid(server, first) in environments(server)
     wait_until(lambda: not environments(server), timeout=30)
     response, body = invoke_json(client, name, {}, LogType="Tail")
-    assert body["pid"] != pid
+    assert body["environment"] != first["environment"]
     assert "\tInit Duration: " in report_of(response)
 
 
 def test_code_update_is_used_by_the_next_invoke_and_retires_old_environments(server: Server, client: Any) -> None:
-    name = create_function(client, {"app.py": "import os\ndef handler(e, c):\n    return ['v1', os.getpid()]\n"})
-    old_pid = invoke_json(client, name)[1][1]
+    name = create_function(client, {"app.py": IDENTITY + "def handler(e, c):\n    return ['v1', where()]\n"})
+    old = invoke_json(client, name)[1][1]
+    old_pid = host_pid(server, old)
     client.update_function_code(FunctionName=name, ZipFile=make_zip(
-        {"app.py": "import os\ndef handler(e, c):\n    return ['v2', os.getpid()]\n"}))  # fmt: skip
+        {"app.py": IDENTITY + "def handler(e, c):\n    return ['v2', where()]\n"}))  # fmt: skip
     client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    version, new_pid = invoke_json(client, name)[1]
+    version, new = invoke_json(client, name)[1]
     assert version == "v2"
-    assert new_pid != old_pid
+    assert new["environment"] != old["environment"]
     wait_until(lambda: old_pid not in environments(server))
 
 

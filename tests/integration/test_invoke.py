@@ -16,6 +16,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from tests.integration.processes import shared_directory
 from tests.support import ACCESS_KEY, REGION, SECRET_KEY, Server, create_function, invoke_json, wait_until
 
 APP = """
@@ -247,11 +248,17 @@ def test_aws_cli_invocation_types(
     assert out.read_bytes() == b""
 
 
-def test_sigterm_lets_the_in_flight_invoke_finish_and_exits_0(fresh_server: Server, tmp_path: Path) -> None:
+def test_sigterm_lets_the_in_flight_invoke_finish_and_exits_0(fresh_server: Server) -> None:
     server = fresh_server.start()
     client = server.lambda_client()
     name = create_function(client, {"app.py": APP}, Timeout=30)
-    started, release = tmp_path / "started", tmp_path / "release"
+    with shared_directory() as shared:
+        sigterm_drains_in_flight_invoke(server, client, name, shared)
+    assert server.stop() == 0
+
+
+def sigterm_drains_in_flight_invoke(server: Server, client: Any, name: str, shared: Path) -> None:
+    started, release = shared / "started", shared / "release"
     outcome: dict[str, Any] = {}
 
     def call() -> None:
@@ -267,4 +274,3 @@ def test_sigterm_lets_the_in_flight_invoke_finish_and_exits_0(fresh_server: Serv
     release.touch()  # the handler finishes only once the server is draining
     caller.join(timeout=60)
     assert outcome["result"][1] == "finished"
-    assert server.stop() == 0

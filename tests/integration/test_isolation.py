@@ -5,7 +5,9 @@ next invoke works."""
 from __future__ import annotations
 
 import base64
+import json
 import re
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,6 @@ import pytest
 
 from nimbus.runtime import cgroups
 from tests.support import Server, create_function, invoke_json, unique, wait_until
-
-WIRING = pytest.mark.skip(reason="needs isolation wiring in the zygote fork path")
 
 PROBE = r"""
 import errno, os, tempfile, time
@@ -130,12 +130,10 @@ def assert_still_works(client: Any, name: str) -> None:
 
 
 # -- files --------------------------------------------------------------------------------------------------------
-@WIRING
 def test_isolation_level_is_logged_at_start(server: Server) -> None:
     assert re.search(r"isolation: (namespaces|process|none) \(", server.log_text())
 
 
-@WIRING
 def test_code_is_read_only_at_var_task(client: Any) -> None:
     name = probe_function(client)
     assert invoke_json(client, name, {"kind": "where"})[1] == {"cwd": "/var/task", "root": "/var/task", "tmp": "/tmp"}
@@ -143,7 +141,6 @@ def test_code_is_read_only_at_var_task(client: Any) -> None:
     assert_still_works(client, name)
 
 
-@WIRING
 def test_another_functions_code_cannot_be_read(server: Server, client: Any) -> None:
     secret = unique("secret")
     other = create_function(client, {"app.py": PROBE, "secret.txt": secret})
@@ -156,7 +153,6 @@ def test_another_functions_code_cannot_be_read(server: Server, client: Any) -> N
     assert_still_works(client, reader)
 
 
-@WIRING
 def test_another_environments_tmp_cannot_be_read(client: Any) -> None:
     writer, reader = probe_function(client), probe_function(client)
     token = unique("tmp")
@@ -167,7 +163,6 @@ def test_another_environments_tmp_cannot_be_read(client: Any) -> None:
     assert invoke_json(client, writer, {"kind": "read", "paths": [written]})[1] == {written: token}
 
 
-@WIRING
 def test_writing_past_ephemeral_storage_fails_with_enospc(client: Any) -> None:
     # /tmp is memory in a sandbox: give the function room for all of it.
     name = probe_function(client, MemorySize=1024, EphemeralStorage={"Size": 512}, Timeout=60)
@@ -177,8 +172,50 @@ def test_writing_past_ephemeral_storage_fails_with_enospc(client: Any) -> None:
     assert_still_works(client, name)
 
 
+def test_the_aws_cli_sees_the_sandboxed_view(server: Server, client: Any, tmp_path: Path) -> None:
+    name = probe_function(client)
+    out = tmp_path / "out.json"
+    result = server.aws("lambda", "invoke", "--function-name", name, "--payload", '{"kind": "write-code"}', str(out))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text()) == {"errno": "EROFS"}
+
+
+# -- environments started as programs ---------------------------------------------------------------------------
+def launched_probe(client: Any, how: str) -> str:
+    """A function whose environment is started as a program, not forked from a zygote."""
+    if how == "interpreter":  # a variable the interpreter reads at start: an interpreter of its own
+        return probe_function(client, Environment={"Variables": {"PYTHONDONTWRITEBYTECODE": "1"}})
+    bootstrap = f"#!/bin/sh\nexec {sys.executable} -m awslambdaric app.handler\n"
+    return create_function(client, {"app.py": PROBE, "bootstrap": bootstrap}, runtime="provided.al2023",
+                           modes={"bootstrap": 0o755})  # fmt: skip
+
+
+@pytest.mark.parametrize("how", ["interpreter", "custom-runtime"])
+def test_environments_started_as_programs_get_the_same_sandbox(server: Server, client: Any, how: str) -> None:
+    if "isolation: namespaces (" not in server.log_text():
+        pytest.skip("this host does not allow namespaces")
+    name = launched_probe(client, how)
+    assert invoke_json(client, name, {"kind": "where"})[1] == {"cwd": "/var/task", "root": "/var/task", "tmp": "/tmp"}
+    assert invoke_json(client, name, {"kind": "write-code"})[1] == {"errno": "EROFS"}
+    seen = invoke_json(client, name, {"kind": "environ", "token": unique("nothing")})[1]
+    assert seen["pids"] == [1, 2]
+
+
+@pytest.mark.parametrize("how", ["interpreter", "custom-runtime"])
+def test_a_program_that_exceeds_its_memory_ends_only_its_environment(server: Server, client: Any, how: str) -> None:
+    if "no writable memory cgroup" in server.log_text():
+        pytest.skip("this host has no writable memory cgroup: MemorySize is not enforced")
+    name = launched_probe(client, how)
+    client.update_function_configuration(FunctionName=name, MemorySize=128, Timeout=30)
+    client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    response, body = invoke_json(client, name, {"kind": "allocate", "mb": 400}, LogType="Tail")
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert report_of(response).endswith("\tStatus: error\tError Type: Runtime.OutOfMemory")
+    assert_still_works(client, name)
+
+
 # -- processes and environment variables -------------------------------------------------------------------------
-@WIRING
 def test_processes_and_variables_of_other_environments_are_invisible(client: Any) -> None:
     token = unique("variable")
     other = probe_function(client, Environment={"Variables": {"OTHER_SECRET": token}})
@@ -213,7 +250,6 @@ def test_max_memory_used_includes_processes_the_function_forks(server: Server, c
     assert 200 <= used <= 512
 
 
-@WIRING
 def test_a_fork_bomb_harms_only_its_own_environment(client: Any) -> None:
     # A vCPU and room for a thousand small processes: the process limit is what stops this bomb (at 128 MB the
     # memory limit would, slowly, at a fraction of a CPU).
@@ -246,7 +282,6 @@ def test_an_infinite_loop_times_out_and_harms_no_one(client: Any) -> None:
 
 
 # -- choosing the level and the server's lifetime -------------------------------------------------------------------
-@WIRING
 @pytest.mark.parametrize("level", ["process", "none"])
 def test_isolation_setting_chooses_the_level(fresh_server: Server, level: str) -> None:
     fresh_server.extra_env = {"NIMBUS_ISOLATION": level}
@@ -259,7 +294,6 @@ def test_isolation_setting_chooses_the_level(fresh_server: Server, level: str) -
         assert where["tmp"].startswith(str(fresh_server.data_dir / "tmp"))
 
 
-@WIRING
 def test_environments_die_with_the_server(fresh_server: Server) -> None:
     client = fresh_server.start().lambda_client()
     names = [probe_function(client) for _ in range(2)]

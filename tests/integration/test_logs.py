@@ -7,7 +7,6 @@ import base64
 import math
 import re
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from tests.integration.processes import shared_directory
 from tests.support import ACCESS_KEY, REGION, SECRET_KEY, Server, create_function, invoke_json, wait_until
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -128,7 +128,7 @@ def test_logging_records_carry_level_time_and_request_id(client: Any) -> None:
     assert re.fullmatch(rf"\[INFO\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{request_id}\tinformative 42", record)
 
 
-def test_logs_are_stored_per_log_group_and_stream(server: Server, tmp_path: Path) -> None:
+def test_logs_are_stored_per_log_group_and_stream(server: Server) -> None:
     client = server.lambda_client(max_pool_connections=2)
     barrier = (
         "import os, time\n"
@@ -141,8 +141,8 @@ def test_logs_are_stored_per_log_group_and_stream(server: Server, tmp_path: Path
         "    return context.log_stream_name\n"
     )
     name = create_function(client, {"app.py": barrier}, Timeout=60)
-    with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda _: invoke_json(client, name, {"dir": str(tmp_path)}), range(2)))
+    with shared_directory() as meeting, ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: invoke_json(client, name, {"dir": str(meeting)}), range(2)))
     assert read_logs(server, name)["logGroupName"] == f"/aws/lambda/{name}"
     streams = set()
     for response, stream in results:

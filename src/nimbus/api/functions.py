@@ -12,8 +12,9 @@ from nimbus.api.shapes import function_configuration
 from nimbus.api.wire import WireResponse, json_response
 from nimbus.control.functions import NewFunction
 from nimbus.control.packages import CodeSource
-from nimbus.domain.arns import parse_function_ref, resolve_qualifier
+from nimbus.domain.arns import LATEST, parse_function_ref, resolve_qualifier
 from nimbus.domain.functions import FunctionConfig
+from nimbus.errors import InvalidParameterValue
 from nimbus.store.code import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES
 
 # AWS's documented account limits (75 GB of code storage); reported so tools that read them see familiar numbers.
@@ -25,7 +26,7 @@ LIST_PAGE = 50
 _SETTINGS = {"Description": "description", "Timeout": "timeout", "MemorySize": "memory_size",
              "Runtime": "runtime", "Handler": "handler", "Role": "role"}  # fmt: skip
 # Members nimbus stores and echoes as given.
-_PASSTHROUGH = ("VpcConfig", "DeadLetterConfig", "KMSKeyArn", "TracingConfig", "Layers", "FileSystemConfigs",
+_PASSTHROUGH = ("VpcConfig", "DeadLetterConfig", "KMSKeyArn", "TracingConfig", "FileSystemConfigs",
                 "ImageConfig", "SnapStart", "LoggingConfig")  # fmt: skip
 
 
@@ -37,6 +38,8 @@ def _settings(params: Mapping[str, Any]) -> dict[str, Any]:
         settings["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
     if "Architectures" in params:
         settings["architectures"] = tuple(params["Architectures"])
+    if "Layers" in params:  # LayerVersionArns; control.functions resolves them to the layers' packages
+        settings["layers"] = tuple(params["Layers"] or ())
     passthrough = {key: params[key] for key in _PASSTHROUGH if key in params}
     if passthrough:
         settings["passthrough"] = passthrough
@@ -59,6 +62,24 @@ def _function_name(call: Call) -> tuple[str, str | None]:
     return ref.name, resolve_qualifier(ref, call.params.get("Qualifier"))
 
 
+def _latest_only(call: Call) -> str:
+    """Update* change $LATEST only: a FunctionName qualified with anything else is refused, as AWS does."""
+    ref = parse_function_ref(call.params["FunctionName"])
+    if ref.qualifier not in (None, LATEST):
+        raise InvalidParameterValue(
+            "Current operation does not support versions other than $LATEST. "
+            "Please set the version to $LATEST or do not set a version in your request."
+        )
+    return ref.name
+
+
+async def _published(call: Call, config: FunctionConfig) -> FunctionConfig:
+    """`Publish: true`: the answer is the version published from the new $LATEST."""
+    if not call.params.get("Publish"):
+        return config
+    return await call.services.versions.publish_settled(config.name)
+
+
 def _configuration(call: Call, config: FunctionConfig, status: int = 200, qualifier: str | None = None) -> WireResponse:
     return json_response(status, function_configuration(config, call.services.identity, qualifier=qualifier))
 
@@ -74,9 +95,12 @@ async def create_function(call: Call) -> WireResponse:
         role=settings.pop("role"),
         handler=settings.pop("handler", None),
         settings=settings,
-        tags=params.get("Tags") or {},
     )
-    config = await call.services.functions.create(new)
+    tags = params.get("Tags") or {}
+    call.services.tags.check_new(tags)
+    created = await call.services.functions.create(new)
+    call.services.tags.tag_new_function(created.name, tags)
+    config = await _published(call, created)
     return _configuration(call, config, 201)
 
 
@@ -89,8 +113,12 @@ async def get_function(call: Call) -> WireResponse:
         "Code": {"RepositoryType": "S3", "Location": signed_link(services.base_url, services.url_secret,
                                                                  config.code.sha256_hex)},
     }  # fmt: skip
-    if config.tags:
-        document["Tags"] = dict(config.tags)
+    tags = services.tags.of_function(name)
+    if tags:
+        document["Tags"] = tags
+    reserved = services.concurrency.get_reserved(name) if qualifier is None else None
+    if reserved is not None:  # only when set, and only for the unqualified function, as AWS answers
+        document["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
     return json_response(200, document)
 
 
@@ -101,26 +129,32 @@ async def get_function_configuration(call: Call) -> WireResponse:
 
 async def list_functions(call: Call) -> WireResponse:
     max_items = min(int(call.params.get("MaxItems") or LIST_PAGE), LIST_PAGE)
-    page, next_marker = call.services.functions.list(call.params.get("Marker") or None, max_items)
-    document: dict[str, Any] = {
-        "Functions": [function_configuration(c, call.services.identity, listing=True) for c in page]
-    }
+    marker = call.params.get("Marker") or None
+    identity = call.services.identity
+    if call.params.get("FunctionVersion") == "ALL":
+        # Every version of every function, each with a qualified FunctionArn ($LATEST included).
+        page, next_marker = call.services.versions.list_all(marker, max_items)
+        functions = [function_configuration(c, identity, listing=True, qualifier=c.version) for c in page]
+    else:
+        page, next_marker = call.services.functions.list(marker, max_items)
+        functions = [function_configuration(c, identity, listing=True) for c in page]
+    document: dict[str, Any] = {"Functions": functions}
     if next_marker:
         document["NextMarker"] = next_marker
     return json_response(200, document)
 
 
 async def update_function_code(call: Call) -> WireResponse:
-    name, _ = _function_name(call)
+    name = _latest_only(call)
     architectures = call.params.get("Architectures")
     config = await call.services.functions.update_code(
         name, _code_source(call.params), call.params.get("RevisionId"), tuple(architectures) if architectures else None
     )
-    return _configuration(call, config)
+    return _configuration(call, await _published(call, config))
 
 
 async def update_function_configuration(call: Call) -> WireResponse:
-    name, _ = _function_name(call)
+    name = _latest_only(call)
     changes = _settings(call.params)
     config = await call.services.functions.update_configuration(name, changes, call.params.get("RevisionId"))
     return _configuration(call, config)
@@ -129,16 +163,18 @@ async def update_function_configuration(call: Call) -> WireResponse:
 async def delete_function(call: Call) -> WireResponse:
     name, qualifier = _function_name(call)
     await call.services.functions.delete(name, qualifier)
+    await call.services.concurrency.function_deleted(name, qualifier)  # its reservation, provisioned environments
     return WireResponse(204, content_type=None)
 
 
 async def get_account_settings(call: Call) -> WireResponse:
     count, total = call.services.functions.usage()
-    limit = call.services.functions.account_concurrency
+    total += call.services.layers.total_code_size()  # AWS counts layer versions in TotalCodeSize too
+    concurrency = call.services.concurrency
     return json_response(200, {
         "AccountLimit": {"TotalCodeSize": TOTAL_CODE_SIZE, "CodeSizeUnzipped": MAX_UNZIPPED_BYTES,
-                         "CodeSizeZipped": MAX_ZIPPED_BYTES, "ConcurrentExecutions": limit,
-                         "UnreservedConcurrentExecutions": limit},
+                         "CodeSizeZipped": MAX_ZIPPED_BYTES, "ConcurrentExecutions": concurrency.account_limit,
+                         "UnreservedConcurrentExecutions": concurrency.unreserved},
         "AccountUsage": {"TotalCodeSize": total, "FunctionCount": count},
     })  # fmt: skip
 

@@ -61,8 +61,8 @@ def _configured(config: FunctionConfig) -> dict[str, Any]:
             out[key] = passthrough[key]
     if passthrough.get("TracingConfig"):
         out["TracingConfig"] = {"Mode": passthrough["TracingConfig"].get("Mode", "PassThrough")}
-    if passthrough.get("Layers"):
-        out["Layers"] = [{"Arn": arn, "CodeSize": 0} for arn in passthrough["Layers"]]
+    if config.layers:
+        out["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code.size} for layer in config.layers]
     return out
 
 

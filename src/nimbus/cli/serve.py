@@ -36,7 +36,7 @@ from nimbus.settings import ISOLATION_CHOICES, Settings, SettingsError, load_set
               help="Cold starts at once [NIMBUS_COLD_START_CONCURRENCY, default 2 x cores].")  # fmt: skip
 @click.option(
     "--isolation", type=click.Choice(ISOLATION_CHOICES), default=None,
-    help="Environment sandbox (validated, not applied yet; see docs/configuration.md) [NIMBUS_ISOLATION].",
+    help="Environment sandbox: auto (the best the host allows), namespaces, process or none [NIMBUS_ISOLATION].",
 )  # fmt: skip
 def serve(**flags: Any) -> None:
     """Start nimbus on one port: the Lambda API, function URLs and /_nimbus/ endpoints."""

@@ -13,19 +13,21 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from nimbus.control.packages import IMAGES_UNSUPPORTED, Boto3S3Fetcher, CodeSource, S3Fetcher, fetch_package
+from nimbus.domain.aliases import Alias, is_alias_name
 from nimbus.domain.arns import LATEST, Identity
 from nimbus.domain.clock import lambda_timestamp, utc_now
-from nimbus.domain.functions import FunctionConfig
+from nimbus.domain.functions import CodeRef, FunctionConfig, LayerRef
 from nimbus.domain.rules import check_environment, check_function_name, check_handler_present, check_runtime
 from nimbus.domain.states import FunctionState, UpdateStatus, check_state_move, check_update_move
 from nimbus.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from nimbus.runtime.catalogue import SUPPORTED_RUNTIMES, interpreter_for
 from nimbus.runtime.pool import EnvironmentPool
+from nimbus.store.aliases import AliasStore, memory_alias_store
 from nimbus.store.code import CodeStore
 from nimbus.store.functions import FunctionStore
 
@@ -37,6 +39,28 @@ _STALE_REVISION = (
 )
 
 
+class LayerResolver(Protocol):
+    """What functions need of layers (control.layers.LayerService provides it)."""
+
+    def resolve(self, arns: Sequence[str]) -> tuple[LayerRef, ...]:
+        """A Layers list as package references, or AWS's InvalidParameterValueException."""
+        ...
+
+    def check_combined_size(self, code: CodeRef, layers: Sequence[LayerRef]) -> None: ...
+
+
+class _NoLayers:
+    """For a service built without layers: every layer version is missing."""
+
+    def resolve(self, arns: Sequence[str]) -> tuple[LayerRef, ...]:
+        if arns:
+            raise InvalidParameterValue(f"Layer version {arns[0]} does not exist.")
+        return ()
+
+    def check_combined_size(self, code: CodeRef, layers: Sequence[LayerRef]) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class NewFunction:
     name: str
@@ -46,7 +70,6 @@ class NewFunction:
     handler: str | None
     package_type: str = "Zip"
     settings: Mapping[str, Any] = field(default_factory=dict)  # FunctionConfig field names -> values
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class FunctionService:
@@ -58,6 +81,8 @@ class FunctionService:
         identity: Identity,
         account_concurrency: int,
         s3: S3Fetcher | None = None,
+        aliases: AliasStore | None = None,
+        layers: LayerResolver | None = None,
     ) -> None:
         self.account_concurrency = account_concurrency
         self._store = store
@@ -66,6 +91,10 @@ class FunctionService:
         self._identity = identity
         self._s3 = s3 if s3 is not None else Boto3S3Fetcher()
         self._cache: dict[str, FunctionConfig] = {}
+        # Published versions never change: once read they stay in memory until deleted.
+        self._versions: dict[tuple[str, str], FunctionConfig] = {}
+        self._aliases: AliasStore = aliases if aliases is not None else memory_alias_store()
+        self._layers: LayerResolver = layers if layers is not None else _NoLayers()
         self._settling: dict[str, asyncio.Task[None]] = {}
         # One mutation of a function at a time: a second update waits for the first instead of overwriting it.
         # Each entry counts its users so it is dropped when the last one leaves.
@@ -73,15 +102,32 @@ class FunctionService:
 
     # -- reads -----------------------------------------------------------------------------------------------
     def get(self, name: str, qualifier: str | None = None) -> FunctionConfig:
+        """$LATEST, a published version, or the version an alias points to (its main one, not a weighted pick)."""
         version = qualifier or LATEST
-        config = self._cache.get(name) if version == LATEST else None
+        if is_alias_name(version):
+            version = self.alias(name, version).function_version
+        config = self._cache.get(name) if version == LATEST else self._versions.get((name, version))
         if config is None:
             config = self._store.get(name, version)
         if config is None:
             raise ResourceNotFound(f"Function not found: {self._identity.function_arn(name, qualifier)}")
         if version == LATEST:
             self._cache[name] = config
+        else:
+            self._versions[(name, version)] = config
         return config
+
+    def alias(self, name: str, alias_name: str) -> Alias:
+        """An alias used as a qualifier; a missing one reads as a missing function, as AWS words it."""
+        missing = ResourceNotFound(f"Function not found: {self._identity.function_arn(name, alias_name)}")
+        try:
+            self.get(name)  # the function exists: its aliases are worth loading
+        except ResourceNotFound:
+            raise missing from None
+        alias = self._aliases.get(name, alias_name)
+        if alias is None:
+            raise missing
+        return alias
 
     async def get_ready(self, name: str, qualifier: str | None = None) -> FunctionConfig:
         """The configuration to invoke: waits while the function is still being created or updated."""
@@ -106,8 +152,10 @@ class FunctionService:
         assert new.runtime is not None and new.handler is not None
         check_runtime(new.runtime, SUPPORTED_RUNTIMES)
         check_environment(new.settings.get("environment") or {})
+        layers = self._layers.resolve(new.settings.get("layers") or ())
         package = await fetch_package(new.code, self._s3)
         code = await asyncio.to_thread(self._code.put, package)
+        self._layers.check_combined_size(code, layers)
         config = FunctionConfig(
             name=new.name,
             runtime=new.runtime,
@@ -116,8 +164,7 @@ class FunctionService:
             code=code,
             revision_id=str(uuid.uuid4()),
             last_modified=lambda_timestamp(utc_now()),
-            tags=dict(new.tags),
-            **new.settings,
+            **{**new.settings, "layers": layers},
         )
         if not self._store.insert(config):
             raise ResourceConflict(f"Function already exist: {new.name}")
@@ -136,6 +183,7 @@ class FunctionService:
             current = await self._current(name, revision_id)
             package = await fetch_package(source, self._s3)
             code = await asyncio.to_thread(self._code.put, package)
+            self._layers.check_combined_size(code, current.layers)
             return await self._update(current.replace(code=code, architectures=architectures or current.architectures))
 
     async def update_configuration(
@@ -149,6 +197,10 @@ class FunctionService:
                 check_environment(changes["environment"])
             if "passthrough" in changes:
                 changes = {**changes, "passthrough": {**current.passthrough, **changes["passthrough"]}}
+            if "layers" in changes:  # Layers names ARNs; the configuration keeps their packages
+                layers = self._layers.resolve(changes["layers"])
+                self._layers.check_combined_size(current.code, layers)
+                changes = {**changes, "layers": layers}
             return await self._update(current.replace(**changes))
 
     async def delete(self, name: str, qualifier: str | None) -> None:
@@ -157,13 +209,40 @@ class FunctionService:
             raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
         async with self._exclusive(name):
             self.get(name, qualifier)
+            if is_alias_name(qualifier):
+                raise InvalidParameterValue("Deletion of aliases is not supported.")
             await self._settled(name)
             if qualifier is not None:
-                self._store.delete_version(name, qualifier)
+                self._delete_version(name, qualifier)
                 return
-            self._store.delete(name)
+            self._store.delete(name)  # its aliases and version counter go with it (store triggers)
             self._cache.pop(name, None)
+            self._versions = {key: config for key, config in self._versions.items() if key[0] != name}
+            self._aliases.forget(name)
         await self._pool.retire(name)
+
+    def _delete_version(self, name: str, version: str) -> None:
+        users = [alias.name for alias in self._aliases.list(name) if alias.targets(version)]
+        if users:
+            raise ResourceConflict(
+                f"Unable to delete version because the following aliases reference it: [{', '.join(users)}]"
+            )
+        self._store.delete_version(name, version)
+        self._versions.pop((name, version), None)
+
+    # -- hooks for the version service (control.versions) ------------------------------------------------------
+    def exclusive(self, name: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold the function's mutation lock (publishing must not interleave with an update)."""
+        return self._exclusive(name)
+
+    async def settled(self, name: str) -> None:
+        """Wait until a create or update of $LATEST has finished settling."""
+        await self._settled(name)
+
+    def save_latest(self, config: FunctionConfig) -> None:
+        """Store a new $LATEST that changes no code or configuration (PublishVersion renews its RevisionId)."""
+        self._store.save(config)
+        self._cache[config.name] = config
 
     # -- state transitions ---------------------------------------------------------------------------------------
     @contextlib.asynccontextmanager

@@ -25,6 +25,15 @@ class CodeRef:
 
 
 @dataclass(frozen=True)
+class LayerRef:
+    """A layer version a function uses: its ARN and its package, which stays in the code store while any function
+    refers to it (even after DeleteLayerVersion, as on AWS)."""
+
+    arn: str
+    code: CodeRef
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     name: str
     runtime: str
@@ -48,9 +57,9 @@ class FunctionConfig:
     last_update_reason: str | None = None
     last_update_reason_code: str | None = None
     # Configured members nimbus stores and echoes but does not act on yet (VpcConfig, KMSKeyArn,
-    # DeadLetterConfig, TracingConfig, LoggingConfig, SnapStart, Layers ...), in their wire shape.
+    # DeadLetterConfig, TracingConfig, LoggingConfig, SnapStart ...), in their wire shape.
     passthrough: Mapping[str, Any] = field(default_factory=dict)
-    tags: Mapping[str, str] = field(default_factory=dict)
+    layers: tuple[LayerRef, ...] = ()  # in the function's order: later layers win at /opt
 
     def replace(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)

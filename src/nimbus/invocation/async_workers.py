@@ -37,7 +37,7 @@ from nimbus.domain.invocation_records import (
     invocation_record,
 )
 from nimbus.domain.retries import Condition, GiveUp, RetryPolicy, after_function_error, after_throttle
-from nimbus.errors import PlatformFault, ResourceNotFound, ServiceError
+from nimbus.errors import PlatformFault, ResourceNotFound, ServiceError, TooManyRequests
 from nimbus.invocation.destinations import DeliveryError, Destinations
 from nimbus.invocation.queue import EventQueue, QueuedEvent
 from nimbus.observability.metrics import AsyncEventMetrics
@@ -221,7 +221,10 @@ class AsyncWorkers:
             self._metrics.dropped.labels(event.function_name, "FunctionNotFound").inc()
             await self._queue.ack([event.receipt])
             return
-        except Exception as exc:  # throttled, or the platform could not run it: back off, no attempt used
+        except TooManyRequests as throttle:  # over its concurrency: the event waits (backoff), no attempt used
+            await self._could_not_run(event, config, policy, throttle)
+            return
+        except Exception as exc:  # the platform could not run it: back off too, no attempt used
             await self._could_not_run(event, config, policy, exc)
             return
         ran = dataclasses.replace(event, attempts=event.attempts + 1)

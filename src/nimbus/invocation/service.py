@@ -19,9 +19,11 @@ from nimbus.domain.functions import FunctionConfig
 from nimbus.domain.invocation_records import AttemptResponse
 from nimbus.domain.reports import Report, end_line, init_report_line, init_start_line, report_line, start_line
 from nimbus.errors import ResourceNotFound
+from nimbus.invocation.limits import ConcurrencyLimits
 from nimbus.invocation.payloads import check_payload
 from nimbus.invocation.queue import EventQueue, NewEvent, QueuedEvent, QueueStats
 from nimbus.invocation.requests import InvocationType, InvokeRequest, InvokeResponse
+from nimbus.invocation.router import VersionRouter
 from nimbus.observability.logs import LogSink, split_output
 from nimbus.observability.metrics import Metrics
 from nimbus.runtime.pool import EnvironmentPool
@@ -35,6 +37,8 @@ TAIL_BYTES = 4096
 # Init errors the platform itself reports (the runtime exited or could not start), not the runtime's init/error.
 _PLATFORM_INIT_ERRORS = frozenset({"Runtime.ExitError", "Runtime.InvalidEntrypoint"})
 _REPORT_STATUS: dict[Status, str | None] = {Status.SUCCESS: None, Status.TIMEOUT: "timeout"}
+# Without limits given (unit tests), nothing is throttled.
+UNLIMITED = 1 << 31
 
 
 class FunctionSource(Protocol):
@@ -55,7 +59,11 @@ class InvokeService:
         init_timeout: float,
         metrics: Metrics,
         queue: EventQueue,
+        router: VersionRouter | None = None,
+        limits: ConcurrencyLimits | None = None,
     ) -> None:
+        # Account, reserved and provisioned concurrency: an invoke over them is throttled (429, or an async retry).
+        self._limits = limits if limits is not None else ConcurrencyLimits(UNLIMITED)
         self._metrics = metrics
         self._queue = queue
         self._functions = functions
@@ -65,13 +73,16 @@ class InvokeService:
         self._identity = identity
         self._credentials = credentials
         self._init_timeout = init_timeout
-        self._specs: dict[tuple[str, str, str], EnvironmentSpec] = {}
+        # Qualifier -> version per invoke (aliases with weights); without one, aliases are not resolved here.
+        self._router = router if router is not None else VersionRouter(functions, None)
+        # (function, version) -> (revision, spec): versions invoked alternately (alias routing) keep their specs.
+        self._specs: dict[tuple[str, str], tuple[str, EnvironmentSpec]] = {}
 
     async def invoke(self, request: InvokeRequest) -> InvokeResponse:
         ref = parse_function_ref(request.function_name)
         qualifier = resolve_qualifier(ref, request.qualifier)
         try:
-            config = await self._functions.get_ready(ref.name, qualifier)
+            config = await self._router.route(ref.name, qualifier)
         except ResourceNotFound:
             # Invoke names the version it looked for, $LATEST when none was given.
             arn = self._identity.function_arn(ref.name, qualifier or LATEST)
@@ -96,8 +107,11 @@ class InvokeService:
         )
 
     async def run_event(self, event: QueuedEvent) -> AttemptResponse:
-        """One attempt at a queued event, with its own request id: what a synchronous invoke would have answered."""
-        config = await self._functions.get_ready(event.function_name, event.qualifier)
+        """One attempt at a queued event, with its own request id: what a synchronous invoke would have answered.
+
+        The event keeps the qualifier it was sent with: an alias is resolved (and weighted) again at each attempt.
+        """
+        config = await self._router.route(event.function_name, event.qualifier)
         outcome, _ = await self._run(config, event.payload, event.qualifier, None, event.request_id)
         function_error = "Unhandled" if outcome.is_error else None
         return AttemptResponse(200, config.version, outcome.payload, function_error)
@@ -115,35 +129,42 @@ class InvokeService:
         request_id: str,
     ) -> tuple[InvokeOutcome, list[str]]:
         spec = self._spec(config)
-        async with self._pool.lease(spec) as lease:
-            environment = lease.environment
-            if lease.init is not None and not lease.init.ok:
-                outcome = _init_failure(lease.init, request_id)
-            else:
-                invoke_input = InvokeInput(
-                    request_id=request_id,
-                    payload=payload,
-                    # The timeout bounds the invoke phase: the deadline starts after a cold start's init.
-                    deadline_ms=int(time.time() * 1000) + config.timeout * 1000,
-                    invoked_arn=f"{spec.function_arn}:{qualifier}" if qualifier else spec.function_arn,
-                    client_context=client_context,
-                )
-                outcome = await environment.invoke(invoke_input)
-            lines = _log_lines(config, spec.region, request_id, lease.init, lease.reset, outcome)
-            self._logs.emit(spec.log_group, environment.log_stream, lines)
+        # The concurrency slot is taken before an environment: a throttled invoke starts nothing.
+        with self._limits.lease(config.name):
+            async with self._pool.lease(spec) as lease:
+                environment = lease.environment
+                if lease.init is not None and not lease.init.ok:
+                    outcome = _init_failure(lease.init, request_id)
+                else:
+                    invoke_input = InvokeInput(
+                        request_id=request_id,
+                        payload=payload,
+                        # The timeout bounds the invoke phase: the deadline starts after a cold start's init.
+                        deadline_ms=int(time.time() * 1000) + config.timeout * 1000,
+                        invoked_arn=f"{spec.function_arn}:{qualifier}" if qualifier else spec.function_arn,
+                        client_context=client_context,
+                    )
+                    outcome = await environment.invoke(invoke_input)
+                lines = _log_lines(config, spec.region, request_id, lease.init, lease.reset, outcome)
+                self._logs.emit(spec.log_group, environment.log_stream, lines)
         self._metrics.record_invoke(
             config.name, outcome.status.value, outcome.duration_ms / 1000, lease.init is not None
         )
         return outcome, lines
 
+    def environment_spec(self, config: FunctionConfig) -> EnvironmentSpec:
+        """The spec this version's invokes run in (its provisioned environments are started from it)."""
+        return self._spec(config)
+
     def _spec(self, config: FunctionConfig) -> EnvironmentSpec:
-        key = (config.name, config.version, config.revision_id)
-        spec = self._specs.get(key)
-        if spec is None:
-            task_root = self._code.tree(config.code)
-            spec = spec_for(config, task_root, self._identity, self._credentials, self._init_timeout)
-            self._specs = {k: v for k, v in self._specs.items() if k[0] != config.name}
-            self._specs[key] = spec
+        key = (config.name, config.version)
+        cached = self._specs.get(key)
+        if cached is not None and cached[0] == config.revision_id:
+            return cached[1]
+        task_root = self._code.tree(config.code)
+        spec = spec_for(config, task_root, self._identity, self._credentials, self._init_timeout,
+                        layers=[self._code.tree(layer.code) for layer in config.layers])  # fmt: skip
+        self._specs[key] = (config.revision_id, spec)  # replaces only this version's stale revision
         return spec
 
 

@@ -30,6 +30,7 @@ import orjson
 from nimbus.runtime.cgroups import MemoryCgroup, MemoryController
 from nimbus.runtime.process import EnvironmentProcess, exit_description
 from nimbus.runtime.results import InitOutcome, InvokeInput, InvokeOutcome, Status
+from nimbus.runtime.sandboxes import Sandbox, Sandboxes
 from nimbus.runtime.spec import MAX_RESPONSE_BYTES, EnvironmentSpec, new_log_stream
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,9 @@ _MOVES = {
 
 
 class Environment(abc.ABC):
-    def __init__(self, spec: EnvironmentSpec, memory: MemoryController | None) -> None:
+    def __init__(
+        self, spec: EnvironmentSpec, memory: MemoryController | None, sandboxes: Sandboxes | None = None
+    ) -> None:
         self.spec = spec
         self.id = uuid.uuid4().hex
         self.log_stream = new_log_stream(spec.version)
@@ -66,6 +69,9 @@ class Environment(abc.ABC):
         self._memory_controller = memory
         self._cgroup: MemoryCgroup | None = None
         self._process: EnvironmentProcess | None = None
+        # Where the process is sandboxed (None: a plain process, as in unit tests); released in stop().
+        self._sandboxes = sandboxes
+        self.sandbox: Sandbox | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def move(self, target: EnvState) -> None:
@@ -119,12 +125,14 @@ class Environment(abc.ABC):
         return await self._timed_out(request, started)
 
     async def stop(self) -> None:
-        """Kill the process tree and free its cgroup. Idempotent."""
+        """Kill the process tree and free its cgroups and sandbox. Idempotent."""
         self.state = EnvState.DEAD
         if self._process is not None:
             self._process.kill()
             await self._process.terminate(grace=0)
         self._close_channel()
+        if self.sandbox is not None:
+            self.sandbox.release()
         if self._cgroup is not None:
             self._cgroup.remove()
 

@@ -13,9 +13,10 @@ Every level: a memory cgroup limited to MemorySize, a pids cgroup of AWS's 1,024
 proportion to memory (runtime/cgroups.py), death with the server (PR_SET_PDEATHSIG) and no privilege gained through
 exec (PR_SET_NO_NEW_PRIVS).
 
-The server builds a JSON-able plan per environment here; the forked environment process carries it out with
-`sandbox_child.enter(plan)`. `detect()` proves at start that the host can do it, by entering a probe plan in a
-throwaway child, and degrades with a warning instead of failing.
+The server builds a JSON-able plan per environment here (runtime/sandboxes.py asks for it and holds what each
+environment's sandbox holds on the host); the environment process carries it out with `sandbox_child.enter(plan)`.
+`detect()` proves at start that the host can do it, by entering a probe plan in a throwaway child, and degrades with
+a warning instead of failing.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from nimbus.runtime import cgroups, sandbox_child
-from nimbus.runtime.cgroups import Cgroup, LimitController, MemoryCgroup, MemoryController
+from nimbus.runtime.cgroups import Cgroup, LimitController, MemoryController
 from nimbus.runtime.spec import EnvironmentSpec
 from nimbus.settings import ISOLATION_CHOICES
 
@@ -204,25 +205,6 @@ def _outermost(paths: set[str]) -> tuple[str, ...]:
 
 
 @dataclass
-class EnvironmentSandbox:
-    """What one environment holds on the host: its plan, its cgroups, its tmp directory. release() frees them once
-    its process tree is dead (cgroups with a process left in them stay until Isolation.close())."""
-
-    plan: dict[str, Any]
-    memory: MemoryCgroup | None = None
-    limits: list[Cgroup] = field(default_factory=list)
-    tmp_dir: Path | None = None
-
-    def release(self) -> None:
-        if self.memory is not None:
-            self.memory.remove()
-        for group in self.limits:
-            group.remove()
-        if self.tmp_dir is not None:
-            shutil.rmtree(self.tmp_dir, ignore_errors=True)
-
-
-@dataclass
 class Isolation:
     """The level in force and the host's controllers; makes each environment's sandbox."""
 
@@ -269,7 +251,8 @@ class Isolation:
         """The plan for an environment of `spec` at the level in force. `cgroup_procs` are the cgroups enter() joins:
         leave out those the process joined already (each join may wait for an RCU grace period). `interpreter` is
         the executable the environment runs on, when it is not the server's: its installation stays readable."""
-        _open_to_sandbox(spec.task_root)
+        for tree in (spec.task_root, *layers):  # layers are extracted the same way as function code
+            _open_to_sandbox(tree)
         reveal = self.reveal
         if interpreter is not None and self.sandbox_user is not None:
             reveal = python_reveals(interpreter_prefix(interpreter))
@@ -279,25 +262,6 @@ class Isolation:
             user_namespace=self.support.user_namespace, reveal=reveal, sandbox_user=self.sandbox_user,
             rlimits=self.rlimits,
         )  # fmt: skip
-
-    def sandbox(
-        self, spec: EnvironmentSpec, env_id: str, *, ephemeral_storage_mb: int = DEFAULT_EPHEMERAL_MB,
-        layers: Sequence[Path] = (),
-    ) -> EnvironmentSandbox:  # fmt: skip
-        """All of an environment's sandbox at once, for a process that joins its cgroups in enter()."""
-        sandbox = EnvironmentSandbox(plan={})
-        if self.memory is not None:
-            sandbox.memory = self.memory.create(env_id, spec.memory_size)
-        sandbox.limits = self.limits(env_id, spec.memory_size)
-        sandbox.tmp_dir = self.tmp_dir(env_id)
-        procs = [group.procs for group in sandbox.limits]
-        if sandbox.memory is not None:
-            procs.insert(0, sandbox.memory.path / "cgroup.procs")
-        sandbox.plan = self.plan(
-            spec, tmp_dir=sandbox.tmp_dir, ephemeral_storage_mb=ephemeral_storage_mb, layers=layers,
-            cgroup_procs=procs,
-        )  # fmt: skip
-        return sandbox
 
     def close(self) -> None:
         """At shutdown, after every environment is gone: remove nimbus's cgroups and the tmp directories."""

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
+from nimbus.runtime.provisioned import ProvisionedEnvironments
 from nimbus.runtime.results import InitOutcome, InvokeInput, InvokeOutcome
 from nimbus.runtime.spec import EnvironmentSpec
 
@@ -223,6 +224,8 @@ class EnvironmentPool:
         # (function name, version) -> fingerprint of the newest spec: older ones are retired when released.
         self._current: dict[tuple[str, str], str] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # cold starts and spares under way; close() cancels them
+        # Provisioned concurrency: initialised ahead, never reaped, handed out before on-demand environments.
+        self.provisioned = ProvisionedEnvironments(factory, self._gate.slot)
 
     def lease(self, spec: EnvironmentSpec) -> Lease:
         return Lease(self, spec)
@@ -232,6 +235,10 @@ class EnvironmentPool:
         self._current[(spec.function_name, spec.version)] = spec.fingerprint
         state = self._state(spec)
         state.last_invoke = self._clock()
+        provisioned = self.provisioned.take(spec.fingerprint)
+        if provisioned is not None:
+            lease.environment = provisioned  # initialised ahead: no init to report
+            return
         environment = await self._take_idle(state)
         if environment is None:
             environment = await self._wait_for_environment(state)
@@ -263,6 +270,9 @@ class EnvironmentPool:
             raise
 
     async def _release(self, environment: PooledEnvironment, worked: bool) -> None:
+        if self.provisioned.owns(environment):
+            await self.provisioned.give_back(environment)
+            return
         spec = environment.spec
         if environment.is_dead:
             self._live.discard(environment)
@@ -419,6 +429,7 @@ class EnvironmentPool:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.provisioned.close()
         environments = list(self._live)
         for state in self._states.values():
             environments.extend(self._take_spare(state))

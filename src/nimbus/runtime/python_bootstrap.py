@@ -234,9 +234,33 @@ def load_handler(handler: str) -> Handler:
     return found
 
 
+def layer_paths(roots: str, python_dir: str) -> list[str]:
+    """AWS's bootstrap.py puts /opt/python/lib/pythonX.Y/site-packages, then /opt/python, right after the task root.
+    `roots` names the /opt trees, first wins (one, /opt, in a sandbox; else each layer's, the last layer first)."""
+    trees = [root for root in roots.split(os.pathsep) if root]
+    site_dirs = [os.path.join(root, "python", "lib", python_dir, "site-packages") for root in trees]
+    return site_dirs + [os.path.join(root, "python") for root in trees]
+
+
+def add_layer_paths() -> None:
+    roots = os.environ.pop("_NIMBUS_OPT_ROOTS", "")  # platform-internal: the function never sees it
+    if not roots or os.environ.get("PYTHONPATH"):  # AWS skips the /opt entries when PYTHONPATH is set
+        return
+    runtime = os.environ.get("AWS_EXECUTION_ENV", "").rpartition("_")[2]  # the runtime the layers were built for
+    python_dir = runtime if runtime.startswith("python3") else "python{0}.{1}".format(*sys.version_info[:2])
+    paths = layer_paths(roots, python_dir)
+    sys.path[1:1] = paths
+    import site
+
+    for path in paths:  # .pth files in layers work, as AWS's site.addsitedir makes them work
+        if os.path.isdir(path):
+            site.addsitedir(path)
+
+
 def init() -> tuple[Handler | None, Document | None]:
     # The task root replaces the bootstrap's own directory, so nothing of nimbus is importable by accident.
     sys.path[0] = TASK_ROOT
+    add_layer_paths()
     handler_name = os.environ.get("_HANDLER", "")
     try:
         return load_handler(handler_name), None

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import time
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -23,6 +22,7 @@ from nimbus.runtime.cgroups import MemoryController
 from nimbus.runtime.environment import Environment, error_type_of
 from nimbus.runtime.process import ForkedProcess, OutputCapture, SpawnedProcess, exit_description
 from nimbus.runtime.results import InitOutcome, InvokeInput, InvokeOutcome
+from nimbus.runtime.sandboxes import Sandboxes, launch, opt_mounted
 from nimbus.runtime.spec import MAX_RESPONSE_BYTES, EnvironmentSpec, process_environment
 from nimbus.runtime.zygote import ZYGOTE_ENVIRONMENT, Become, ZygoteError, Zygotes
 
@@ -33,8 +33,6 @@ BOOTSTRAP = Path(__file__).with_name("python_bootstrap.py")
 # instead of a fork of one that started without them. PYTHONPATH is applied in the fork (zygote_main).
 _START_PREFIXES = ("PYTHON", "LD_")
 _START_LOCALE = ("LANG", "LC_ALL", "LC_CTYPE")
-# Returns the sandbox plan for an environment (sandbox_child.enter's argument), or None to run it unsandboxed.
-SandboxPlanner = Callable[[EnvironmentSpec, str], Mapping[str, Any] | None]
 
 
 def forkable(spec: EnvironmentSpec) -> bool:
@@ -61,11 +59,10 @@ class PythonEnvironment(Environment):
         spec: EnvironmentSpec,
         memory: MemoryController | None,
         zygotes: Zygotes | None = None,
-        sandbox: SandboxPlanner | None = None,
+        sandboxes: Sandboxes | None = None,
     ) -> None:
-        super().__init__(spec, memory)
+        super().__init__(spec, memory, sandboxes)
         self._zygotes = zygotes
-        self._sandbox = sandbox
         self._become: Become | None = None
 
     async def prepare(self) -> None:
@@ -80,7 +77,9 @@ class PythonEnvironment(Environment):
     async def _fork(self, interpreter: Interpreter) -> socket.socket | None:
         """Take a blank child of the interpreter's zygote; None when this function needs an interpreter of its own
         (or no zygote can serve it)."""
-        if self._zygotes is None or not forkable(self.spec) or (self.spec.task_root / "lib").is_dir():
+        # A lib/ directory (the code's or a layer's) is on LD_LIBRARY_PATH, which the dynamic linker reads at start.
+        libs = [root / "lib" for root in (self.spec.task_root, *self.spec.layers)]
+        if self._zygotes is None or not forkable(self.spec) or any(lib.is_dir() for lib in libs):
             return None
         try:
             blank = await (await self._zygotes.get(interpreter)).take()
@@ -89,32 +88,48 @@ class PythonEnvironment(Environment):
             return None
         if blank.cgroup is not None:
             self.adopt_cgroup(blank.cgroup)
+        if self._sandboxes is not None:
+            self.sandbox = self._sandboxes.for_blank(self.spec, self.id, blank.limits, interpreter.executable)
         await self._launch(ForkedProcess(blank.pid, blank.exited, OutputCapture(blank.output_fd)), joined_cgroup=True)
+        seen = self.sandbox.visible_spec(self.spec) if self.sandbox is not None else self.spec
         self._become = Become(
-            env=process_environment(self.spec, self.log_stream),
-            cwd=self.spec.task_root,
+            env=process_environment(seen, self.log_stream, inside_sandbox=opt_mounted(self.sandbox)),
+            cwd=seen.task_root,
             title=[interpreter.executable, "-u", str(BOOTSTRAP)],
-            sandbox=self._sandbox(self.spec, self.id) if self._sandbox is not None else None,
+            sandbox=self.sandbox.plan if self.sandbox is not None else None,
         )
         return blank.channel
 
     async def _spawn(self, interpreter: Interpreter) -> socket.socket:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # -u: unbuffered stdio, so output written before a crash or timeout still reaches the log.
+        argv = [interpreter.executable, "-u", str(BOOTSTRAP), str(child.fileno())]
         try:
-            # -u: unbuffered stdio, so output written before a crash or timeout still reaches the log.
-            process = await SpawnedProcess.spawn(
-                [interpreter.executable, "-u", str(BOOTSTRAP), str(child.fileno())],
-                env=process_environment(self.spec, self.log_stream),
-                cwd=self.spec.task_root,
-                pass_fds=[child.fileno()],
-            )
+            process = await self._spawn_sandboxed(argv, interpreter, child.fileno())
         except BaseException:
             parent.close()
             raise
         finally:
             child.close()
-        await self._launch(process)
+        await self._launch(process, joined_cgroup=self.sandbox is not None)
         return parent
+
+    async def _spawn_sandboxed(self, argv: list[str], interpreter: Interpreter, channel: int) -> SpawnedProcess:
+        """Start `argv` in a sandbox of its own (through the launcher), or as a plain process without one."""
+        if self._sandboxes is None:
+            env = process_environment(self.spec, self.log_stream)
+            return await SpawnedProcess.spawn(argv, env=env, cwd=self.spec.task_root, pass_fds=[channel])
+        self.sandbox = self._sandboxes.for_spawn(self.spec, self.id, self.memory_cgroup(), interpreter.executable)
+        env = process_environment(
+            self.sandbox.visible_spec(self.spec), self.log_stream, inside_sandbox=opt_mounted(self.sandbox)
+        )
+        command = launch(self.sandbox, argv, env)
+        try:
+            return await SpawnedProcess.spawn(
+                command.argv, env={}, cwd=self.spec.task_root, pass_fds=[channel, *command.pass_fds]
+            )
+        finally:
+            os.close(command.fd)
 
     async def _start(self) -> InitOutcome:
         started = time.perf_counter()

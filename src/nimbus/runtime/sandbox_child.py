@@ -85,8 +85,10 @@ _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 
-# A child of fork() is born in its PID namespace, with its init running: enter() has nothing to fork.
+# A child of fork() is born in its PID namespace, with its init running: enter() has nothing to fork. It holds the
+# write end of init's pipe (init exits, and the kernel ends the namespace, once nothing holds it).
 _born_in_pid_namespace = False
+_init_pipe: int | None = None
 _own_pid_namespace_fd: int | None = None
 
 
@@ -116,7 +118,7 @@ def fork(plan: Plan) -> tuple[int, int | None]:
     exits once the environment's processes are gone (they hold its pipe, across exec, without knowing), and the
     caller reaps it as it reaps the environment. Where no namespace is made here, the init is None and `enter`
     forks itself."""
-    global _born_in_pid_namespace
+    global _born_in_pid_namespace, _init_pipe
     if plan.get("level") != "namespaces" or not plan.get("pid_namespace") or plan.get("user_namespace"):
         return os.fork(), None
     own = _own_pid_namespace()
@@ -135,12 +137,19 @@ def fork(plan: Plan) -> tuple[int, int | None]:
     os.close(alive_read)
     if pid == 0:
         _born_in_pid_namespace = True
+        _init_pipe = alive_write
         os.set_inheritable(alive_write, True)
         return 0, None
     os.close(alive_write)
     # Only that child was meant to start a namespace: later ones are born in the zygote's own again.
     _check(_libc.setns(own, CLONE_NEWPID), "setns to the zygote's PID namespace")
     return pid, init
+
+
+def kept_descriptors() -> list[int]:
+    """What a child of fork() must keep open when it closes what it inherited: closing its end of init's pipe would
+    end its PID namespace, and it with it."""
+    return [_init_pipe] if _init_pipe is not None else []
 
 
 def _own_pid_namespace() -> int:
@@ -365,9 +374,12 @@ def _drop_privileges(plan: Plan) -> None:
     uid, gid = plan.get("uid"), plan.get("gid")
     if uid is None or gid is None:
         return
+    parent = os.getppid()
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+    # A change of credentials clears the parent-death signal: set it again (and catch a parent that died meanwhile).
+    _die_with_parent(parent)
     # A uid change makes the process non-dumpable, which hides its own /proc/self files from it. In a PID namespace
     # no other environment can see it, so restore the ordinary state; without one, stay hidden from siblings.
     if plan.get("pid_namespace"):
@@ -402,3 +414,28 @@ def _check(result: int, what: str) -> None:
 
 def _bytes(value: str | None) -> bytes | None:
     return None if value is None else value.encode()
+
+
+# -- the launcher of spawned environments ----------------------------------------------------------------------------
+def main(argv: Sequence[str]) -> NoReturn:
+    """`python -I -S sandbox_child.py <fd>`: read {"plan", "argv", "env"} (JSON) from descriptor `fd`, enter the plan,
+    then exec the program with that environment (and what the plan exports). An environment that is not forked from
+    a zygote (an interpreter of its own, a custom runtime) starts this way, so its program never runs unsandboxed."""
+    import json
+
+    try:
+        with os.fdopen(int(argv[1]), "rb") as source:
+            launch = json.loads(source.read())
+        os.environ.clear()
+        os.environ.update(launch["env"])
+        enter(launch["plan"])
+        program = launch["argv"]
+        os.execv(program[0], program)
+    except OSError as exc:
+        # Reaches the function's log; the platform sees the exit, as for any runtime that cannot start.
+        sys.stderr.write(f"nimbus sandbox: {exc}\n")
+        os._exit(126 if isinstance(exc, SandboxError) else 127)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -146,11 +146,13 @@ class Zygote:
         memory: MemoryController | None,
         blanks: int,
         limits: LimitsFactory | None = None,
+        blank_plan: Mapping[str, Any] | None = None,
     ) -> None:
         self.interpreter = interpreter
         self._preload = list(preload)
         self._memory = memory
         self._limits = limits
+        self._blank_plan = dict(blank_plan) if blank_plan is not None else None
         self._least, self._most = blanks, BLANKS_GROWTH * blanks
         self._taken: deque[float] = deque()  # when blanks were taken, over the last DEMAND_WINDOW seconds
         self._socket: socket.socket | None = None
@@ -349,7 +351,7 @@ class Zygote:
         self._pending[request_id] = reply
         cgroups = [str(path) for path in joins]
         try:
-            message = frames.encode({"t": "fork", "id": request_id, "cgroups": cgroups})
+            message = frames.encode({"t": "fork", "id": request_id, "cgroups": cgroups, "sandbox": self._blank_plan})
             await self._send_with_fds(message, [control_fd, output_fd])
             return await asyncio.wait_for(asyncio.shield(reply), FORK_TIMEOUT)
         except TimeoutError:
@@ -474,11 +476,15 @@ class Zygotes:
         memory: MemoryController | None = None,
         blanks: int = 2,
         limits: LimitsFactory | None = None,
+        blank_plan: Mapping[str, Any] | None = None,
     ) -> None:
+        """`limits` makes the pids and cpu cgroups each blank joins; `blank_plan` is the part of every environment's
+        sandbox plan a blank can be given when it is forked (Sandboxes.blank_plan: its PID namespace)."""
         self._preload = list(preload)
         self._memory = memory
         self._blanks = blanks
         self._limits = limits
+        self._blank_plan = blank_plan
         self._zygotes: dict[str, Zygote] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._failed: dict[str, float] = {}  # interpreter -> when its zygote last failed to start
@@ -513,7 +519,7 @@ class Zygotes:
         await asyncio.gather(*(zygote.close() for zygote in zygotes), return_exceptions=True)
 
     async def _start(self, interpreter: Interpreter) -> Zygote:
-        zygote = Zygote(interpreter, self._preload, self._memory, self._blanks, self._limits)
+        zygote = Zygote(interpreter, self._preload, self._memory, self._blanks, self._limits, self._blank_plan)
         started = time.perf_counter()
         try:
             ready = await zygote.start()

@@ -9,8 +9,10 @@ header length, u32 body length, JSON header; bodies are empty here):
 
     server -> zygote   {"t": "config", "bootstrap": path, "preload": [...], "sandbox_child": path | null}
     zygote -> server   {"t": "ready", "pid": n, "preloaded": [...], "skipped": {name: reason}, ...}
-    server -> zygote   {"t": "fork", "id": n, "cgroups": [cgroup.procs paths]}  with two descriptors: the child's
-                       control socket and the write end of its output pipe
+    server -> zygote   {"t": "fork", "id": n, "cgroups": [cgroup.procs paths], "sandbox": plan | null}  with two
+                       descriptors: the child's control socket and the write end of its output pipe; `sandbox`,
+                       when given, is the part of every environment's plan that is known ahead (its PID namespace):
+                       the child is forked by sandbox_child.fork, born as PID 2 of a namespace of its own
     zygote -> server   {"t": "forked", "id": n, "pid": n}  or  {"t": "fork_failed", "id": n, "error": text}
     zygote -> server   {"t": "exit", "pid": n, "code": n}   (a child ended: subprocess's returncode convention)
 
@@ -108,7 +110,7 @@ class Zygote:
         self.control = control
         self.pid = os.getpid()
         self.bootstrap: ModuleType | None = None
-        self.enter_sandbox: Callable[[Document], None] | None = None
+        self.sandbox_child: ModuleType | None = None
         self.die_with_parent = parent_death_signal()
         self.wakeup_read, self.wakeup_write = os.pipe()
 
@@ -131,7 +133,7 @@ class Zygote:
             "pid": self.pid,
             "preloaded": loaded,
             "skipped": skipped,
-            "sandbox": self.enter_sandbox is not None,
+            "sandbox": self.sandbox_child is not None,
             "sandbox_error": sandbox_error,
             "seconds": time.perf_counter() - started,
         }
@@ -141,7 +143,7 @@ class Zygote:
         if not path or not os.path.exists(path):
             return None
         try:
-            self.enter_sandbox = load_file("nimbus_sandbox_child", path).enter
+            self.sandbox_child = load_file("nimbus_sandbox_child", path)
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"
         return None
@@ -160,7 +162,10 @@ class Zygote:
             for fd, _ in poller.poll():
                 if fd == self.wakeup_read:
                     self.drain_wakeups()
-                    self.reap()
+                    try:
+                        self.reap()
+                    except OSError:  # the server went away while children were ending: end too
+                        return
                 elif not self.handle_request():
                     return
 
@@ -181,8 +186,10 @@ class Zygote:
         return True
 
     def fork(self, request: Document, control_fd: int, output_fd: int) -> None:
+        plan = request.get("sandbox")
         try:
-            pid = os.fork()
+            # The namespace's init, when one is made, is a child of ours too: reaped, and reported, like the others.
+            pid = self.sandbox_child.fork(plan)[0] if plan and self.sandbox_child is not None else os.fork()
         except OSError as exc:
             os.close(control_fd)
             os.close(output_fd)
@@ -233,7 +240,9 @@ class Child:
 
     def run(self) -> None:
         self.zygote.die_with_parent()
-        if os.getppid() != self.zygote.pid:  # the zygote died before prctl took effect
+        # The zygote died before prctl took effect (a parent in another PID namespace shows as 0; an orphan born in
+        # a PID namespace of its own is adopted by its init, pid 1).
+        if os.getppid() not in (self.zygote.pid, 0):
             os._exit(1)
         # First, so MemorySize limits and Max Memory Used measures everything the environment does.
         for procs in self.request.get("cgroups") or []:
@@ -243,7 +252,8 @@ class Child:
         os.setsid()
         os.dup2(self.output_fd, 1)
         os.dup2(self.output_fd, 2)
-        close_descriptors_except((0, 1, 2, self.control_fd))
+        kept = self.zygote.sandbox_child.kept_descriptors() if self.zygote.sandbox_child is not None else []
+        close_descriptors_except((0, 1, 2, self.control_fd, *kept))
         os.set_inheritable(self.control_fd, False)  # the function's own subprocesses must not inherit it
         set_title([sys.executable, "-u", os.path.abspath(__file__), "blank"])
         sock = socket.socket(fileno=self.control_fd)
@@ -261,9 +271,9 @@ class Child:
         env: Document = become["env"]
         plan = become.get("sandbox")
         if plan is not None:
-            if self.zygote.enter_sandbox is None:
+            if self.zygote.sandbox_child is None:
                 raise RuntimeError("nimbus: a sandbox was requested, but the zygote has no sandbox_child")
-            self.zygote.enter_sandbox(plan)
+            self.zygote.sandbox_child.enter(plan)
             cwd = plan.get("task_root_inside", cwd)
             env = {**env, **(plan.get("environment") or {})}  # what the sandbox exports (TMPDIR, say)
         os.environ.clear()

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from nimbus.domain.functions import CodeRef, FunctionConfig
+from nimbus.domain.functions import CodeRef, FunctionConfig, LayerRef
 from nimbus.domain.states import FunctionState, UpdateStatus
 
 
@@ -16,7 +16,7 @@ def encode_config(config: FunctionConfig) -> str:
         "runtime": config.runtime,
         "role": config.role,
         "handler": config.handler,
-        "code": [config.code.sha256_hex, config.code.code_sha256, config.code.size],
+        "code": _code(config.code),
         "revision_id": config.revision_id,
         "last_modified": config.last_modified,
         "version": config.version,
@@ -34,7 +34,7 @@ def encode_config(config: FunctionConfig) -> str:
         "last_update_reason": config.last_update_reason,
         "last_update_reason_code": config.last_update_reason_code,
         "passthrough": dict(config.passthrough),
-        "tags": dict(config.tags),
+        "layers": [[layer.arn, *_code(layer.code)] for layer in config.layers],
     }
     return orjson.dumps(data).decode()
 
@@ -43,10 +43,17 @@ def decode_config(text: str) -> FunctionConfig:
     data = orjson.loads(text)
     sha_hex, code_sha256, size = data.pop("code")
     status = data.pop("last_update_status")
+    data.pop("tags", None)  # rows written before tags moved to their own store (migration 0005) carry them
+    layers = tuple(LayerRef(arn, CodeRef(*code)) for arn, *code in data.pop("layers", ()))
     return FunctionConfig(
+        layers=layers,
         code=CodeRef(sha256_hex=sha_hex, code_sha256=code_sha256, size=size),
         state=FunctionState(data.pop("state")),
         last_update_status=UpdateStatus(status) if status else None,
         architectures=tuple(data.pop("architectures")),
         **data,
     )
+
+
+def _code(code: CodeRef) -> list[Any]:
+    return [code.sha256_hex, code.code_sha256, code.size]

@@ -10,7 +10,12 @@ import sqlalchemy as sa
 from nimbus.domain.arns import LATEST
 from nimbus.domain.functions import FunctionConfig
 from nimbus.store.codec import decode_config, encode_config
-from nimbus.store.schema import function_versions
+from nimbus.store.schema import function_versions, version_counters
+
+# $LATEST first, then published versions in numeric order (as ListVersionsByFunction lists them).
+_VERSION_ORDER = sa.case(
+    (function_versions.c.version == LATEST, -1), else_=sa.cast(function_versions.c.version, sa.Integer)
+)
 
 
 class FunctionStore(Protocol):
@@ -35,6 +40,18 @@ class FunctionStore(Protocol):
 
     def usage(self) -> tuple[int, int]:
         """(number of functions, total bytes of their packages)."""
+        ...
+
+    def list_versions(self, name: str, after: int | None, limit: int) -> list[FunctionConfig]:
+        """The function's versions, $LATEST first then by number; `after` is a position (-1 is $LATEST)."""
+        ...
+
+    def list_all(self, after: tuple[str, int] | None, limit: int) -> list[FunctionConfig]:
+        """Every version of every function, by name then version; `after` is (name, position)."""
+        ...
+
+    def next_version(self, name: str) -> int:
+        """Reserve the function's next version number: one more than any it ever had."""
         ...
 
     def list_latest(self, after: str | None, limit: int) -> list[FunctionConfig]:
@@ -98,6 +115,42 @@ class SqlFunctionStore:
         query = query.order_by(function_versions.c.function_name).limit(limit)
         with self._engine.connect() as connection:
             return [decode_config(text) for text in connection.execute(query).scalars()]
+
+    def list_versions(self, name: str, after: int | None, limit: int) -> list[FunctionConfig]:
+        query = sa.select(function_versions.c.config).where(function_versions.c.function_name == name)
+        if after is not None:
+            query = query.where(after < _VERSION_ORDER)
+        query = query.order_by(_VERSION_ORDER).limit(limit)
+        with self._engine.connect() as connection:
+            return [decode_config(text) for text in connection.execute(query).scalars()]
+
+    def list_all(self, after: tuple[str, int] | None, limit: int) -> list[FunctionConfig]:
+        query = sa.select(function_versions.c.config)
+        if after is not None:
+            name, position = after
+            query = query.where(
+                sa.or_(
+                    function_versions.c.function_name > name,
+                    sa.and_(function_versions.c.function_name == name, position < _VERSION_ORDER),
+                )
+            )
+        query = query.order_by(function_versions.c.function_name, _VERSION_ORDER).limit(limit)
+        with self._engine.connect() as connection:
+            return [decode_config(text) for text in connection.execute(query).scalars()]
+
+    def next_version(self, name: str) -> int:
+        counter = version_counters.c
+        with self._engine.begin() as connection:
+            last = connection.execute(
+                sa.select(counter.last_version).where(counter.function_name == name)
+            ).scalar_one_or_none()
+            if last is None:
+                connection.execute(version_counters.insert().values(function_name=name, last_version=1))
+                return 1
+            connection.execute(
+                version_counters.update().where(counter.function_name == name).values(last_version=last + 1)
+            )
+            return int(last) + 1
 
     def usage(self) -> tuple[int, int]:
         count = 0

@@ -340,3 +340,17 @@ def test_after_a_crash_the_next_init_is_suppressed_into_the_invoke(setup: Setup)
         "Max Memory Used: 40 MB\t"
     )
     assert setup.environments[1].log_stream == setup.environments[0].log_stream
+
+
+def test_versions_invoked_alternately_keep_their_environments(setup: Setup) -> None:
+    versions = iter(["1", "2", "1", "2"])
+
+    class Versions(Functions):
+        async def get_ready(self, name: str, qualifier: str | None = None) -> FunctionConfig:
+            return CONFIG.replace(version=next(versions))
+
+    setup.service = InvokeService(Versions(CONFIG), setup.service._pool, setup.service._code, setup.logs,
+                                  IDENTITY, Credentials("a", "b"), 10.0, Metrics(), setup.queue)  # fmt: skip
+    executed = [run(setup.service.invoke(request())).executed_version for _ in range(4)]
+    assert executed == ["1", "2", "1", "2"]
+    assert [environment.spec.version for environment in setup.environments] == ["1", "2"]

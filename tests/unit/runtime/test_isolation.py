@@ -3,6 +3,7 @@ cgroups and tmp directories an environment's sandbox holds on the host."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import pytest
 
 from nimbus.runtime import cgroups, isolation
 from nimbus.runtime.isolation import HostSupport, Isolation, Level, Reveal
+from nimbus.runtime.sandboxes import Sandboxes
 from nimbus.settings import SettingsError, load_settings
 from tests.unit.runtime.test_sandbox_child import make_spec
 
@@ -211,12 +213,15 @@ def test_a_sandbox_holds_cgroups_and_a_tmp_dir_until_released(tmp_path: Path, na
         found.close()
         pytest.skip("needs writable memory, pids and cpu cgroups")
     try:
-        sandbox = found.sandbox(make_spec(tmp_path / "code", memory_size=1769), "env-1", ephemeral_storage_mb=600)
-        assert sandbox.memory is not None
+        memory = found.memory.create("env-1", 1769)
+        assert memory is not None
+        spec = dataclasses.replace(make_spec(tmp_path / "code", memory_size=1769), ephemeral_storage=600)
+        sandbox = Sandboxes(found).for_spawn(spec, "env-1", memory)
         procs = [Path(path) for path in sandbox.plan["cgroups"]]
-        assert procs == [sandbox.memory.path / "cgroup.procs", *(group.procs for group in sandbox.limits)]
+        assert procs == [memory.path / "cgroup.procs", *(group.procs for group in sandbox.limits)]
         assert all(path.exists() for path in procs)
         pids, cpu = sandbox.limits
+        assert isinstance(pids, cgroups.Cgroup) and isinstance(cpu, cgroups.Cgroup)
         assert (pids.path / "pids.max").read_text().strip() == "1024"
         quota = "cpu.cfs_quota_us" if cpu.version == 1 else "cpu.max"
         assert (cpu.path / quota).read_text().split()[0] == "100000"
@@ -224,6 +229,7 @@ def test_a_sandbox_holds_cgroups_and_a_tmp_dir_until_released(tmp_path: Path, na
         assert sandbox.plan["environment"] == {"TMPDIR": str(sandbox.tmp_dir)}
         assert sandbox.tmp_dir.is_dir()
         sandbox.release()
+        memory.remove()  # the environment's own, released by the environment
         assert not any(path.parent.exists() for path in procs)
         assert not sandbox.tmp_dir.exists()
     finally:
@@ -236,7 +242,7 @@ def test_the_code_directory_is_opened_to_the_sandbox_user(tmp_path: Path) -> Non
     code = tmp_path / "code"
     code.mkdir(mode=0o700)
     found = Isolation(Level.NAMESPACES, FULL, tmp_path)
-    found.sandbox(make_spec(code), "env-1")
+    Sandboxes(found).for_spawn(make_spec(code), "env-1", None)
     assert code.stat().st_mode & 0o777 == 0o755
 
 

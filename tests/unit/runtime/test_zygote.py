@@ -13,10 +13,12 @@ from typing import Any, TypeVar
 import psutil
 import pytest
 
-from nimbus.runtime import frames
+from nimbus.runtime import frames, isolation
 from nimbus.runtime.catalogue import own_interpreter
 from nimbus.runtime.process import ForkedProcess, OutputCapture, exit_description
+from nimbus.runtime.sandboxes import Sandboxes
 from nimbus.runtime.zygote import Become, Blank, Zygote, ZygoteError, Zygotes
+from tests.unit.runtime.test_sandbox_child import make_spec
 
 T = TypeVar("T")
 APP = """
@@ -249,3 +251,43 @@ def test_a_blank_joins_the_other_cgroups_it_is_given_before_it_is_taken(tmp_path
     blank, joined = run(scenario())
     assert joined == str(blank.pid)
     assert all(group.removed for group in groups.values())  # the taken one, and the refill's at close
+
+
+def test_a_blank_born_in_a_pid_namespace_is_the_functions_pid_2_without_another_fork(
+    task_root: Path, tmp_path: Path
+) -> None:
+    support = isolation.probe(tmp_path / "probe")
+    if not support.pid_namespace or support.user_namespace:
+        pytest.skip(f"the zygote cannot make PID namespaces here: {support.reason or 'not root'}")
+    task_root.chmod(0o755)
+    found = isolation.Isolation(
+        isolation.Level.NAMESPACES, support, tmp_path / "data", reveal=isolation.python_reveals()
+    )
+    sandboxes = Sandboxes(found)
+    plan = sandboxes.for_blank(make_spec(task_root), "env-1", ()).plan
+
+    async def scenario() -> tuple[dict[str, Any] | None, list[psutil.Process], int]:
+        zygotes = Zygotes([], blanks=1, blank_plan=sandboxes.blank_plan())
+        try:
+            zygote = await zygotes.get(own_interpreter())
+            blank = await zygote.take()
+            reader, writer = await asyncio.open_unix_connection(sock=blank.channel)
+            env = {"_HANDLER": "app.handler", "LAMBDA_TASK_ROOT": "/var/task", "GREETING": "hello"}
+            writer.write(Become(env=env, cwd=task_root, title=["python"], sandbox=plan).frame())
+            writer.write(frames.encode({"t": "hello", "max_response": 1 << 20, "track_memory": True}))
+            assert (await frames.read_frame(reader))[0]["t"] == "ready"
+            function = Function(blank, reader, writer)
+            result = await function.invoke(b"{}")
+            children = psutil.Process(blank.pid).children()
+            parent = psutil.Process(blank.pid).ppid()
+            function.close()
+            assert zygote.pid == parent
+            return result, children, await function.process.wait()
+        finally:
+            await zygotes.close()
+
+    result, children, code = run(scenario())
+    assert result is not None and result["reply"]["ok"]
+    assert b'"pid": 2' in result["body"] and b'"cwd": "/var/task"' in result["body"]
+    assert children == []  # no relay: the process the zygote forked is the function itself
+    assert code == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from nimbus.domain.functions import CodeRef, FunctionConfig
+import orjson
+
+from nimbus.domain.functions import CodeRef, FunctionConfig, LayerRef
 from nimbus.domain.states import FunctionState, UpdateStatus
 from nimbus.store.codec import decode_config, encode_config
 
@@ -43,7 +45,6 @@ def test_every_field_round_trips() -> None:
         last_update_reason="The function is being created.",
         last_update_reason_code="Creating",
         passthrough={"TracingConfig": {"Mode": "Active"}, "Layers": ["arn:aws:lambda:us-east-1:0:layer:l:1"]},
-        tags={"team": "a"},
     )
     decoded = decode_config(encode_config(config))
     assert decoded == config
@@ -55,3 +56,21 @@ def test_every_field_round_trips() -> None:
 def test_an_empty_environment_stays_distinct_from_none() -> None:
     assert decode_config(encode_config(_config(environment={}))).environment == {}
     assert decode_config(encode_config(_config(environment=None))).environment is None
+
+
+def test_a_row_written_when_tags_were_part_of_the_configuration_still_decodes() -> None:
+    data = orjson.loads(encode_config(_config()))
+    data["tags"] = {"team": "a"}
+    assert decode_config(orjson.dumps(data).decode()) == _config()
+
+
+def test_layers_round_trip() -> None:
+    layers = (LayerRef("arn:aws:lambda:us-east-1:000000000000:layer:l:1", CodeRef("cd" * 32, "zz", 7)),)
+    config = _config(layers=layers)
+    assert decode_config(encode_config(config)).layers == layers
+
+
+def test_rows_written_before_layers_existed_decode_without_layers() -> None:
+    data = orjson.loads(encode_config(_config()))
+    del data["layers"]
+    assert decode_config(orjson.dumps(data).decode()).layers == ()

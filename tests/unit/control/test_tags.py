@@ -1,0 +1,100 @@
+"""TagService on SQLite: tag, untag, list, the resources it accepts, and tags follow their function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from nimbus.control.tags import NO_SUCH_RESOURCE, TagService
+from nimbus.domain.arns import Identity
+from nimbus.domain.functions import CodeRef, FunctionConfig
+from nimbus.domain.tags import NO_TAGS, QUALIFIED_RESOURCE, TOO_MANY_TAGS
+from nimbus.errors import InvalidParameterValue, ResourceNotFound
+from nimbus.store.database import create_engine, migrate, sqlite_url
+from nimbus.store.functions import SqlFunctionStore
+from nimbus.store.tags import SqlTagStore
+
+IDENTITY = Identity("us-east-1", "000000000000")
+ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
+ESM = "arn:aws:lambda:us-east-1:000000000000:event-source-mapping:12345678-1234-1234-1234-123456789012"
+
+
+def function(name: str) -> FunctionConfig:
+    return FunctionConfig(name, "python3.12", "arn:aws:iam::000000000000:role/r", "app.handler",
+                          CodeRef("ab" * 32, "x", 1), "rev", "2026-01-01T00:00:00.000+0000")  # fmt: skip
+
+
+class Functions:
+    def __init__(self, store: SqlFunctionStore) -> None:
+        self.store = store
+
+    def get(self, name: str, qualifier: str | None = None) -> FunctionConfig:
+        config = self.store.get(name, qualifier or "$LATEST")
+        if config is None:
+            raise ResourceNotFound(f"Function not found: {IDENTITY.function_arn(name, qualifier)}")
+        return config
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = create_engine(sqlite_url(tmp_path))
+    migrate(engine)
+    return engine
+
+
+@pytest.fixture
+def functions(engine: sa.Engine) -> SqlFunctionStore:
+    store = SqlFunctionStore(engine)
+    for name in ("fn", "fn2"):
+        store.insert(function(name))
+    return store
+
+
+@pytest.fixture
+def service(engine: sa.Engine, functions: SqlFunctionStore) -> TagService:
+    return TagService(SqlTagStore(engine), Functions(functions), IDENTITY)
+
+
+def test_tag_merges_and_untag_removes(service: TagService) -> None:
+    service.tag(ARN, {"a": "1", "b": "2"})
+    service.tag(ARN, {"b": "3"})
+    assert service.list(ARN) == {"a": "1", "b": "3"}
+    service.untag(ARN, ["a", "missing"])
+    assert service.list(ARN) == {"b": "3"}
+    assert service.of_function("fn") == {"b": "3"}
+    assert service.of_function("fn2") == {}
+
+
+def test_empty_tags_too_many_tags_and_qualified_arns_are_refused(service: TagService) -> None:
+    with pytest.raises(InvalidParameterValue, match=NO_TAGS):
+        service.tag(ARN, {})
+    with pytest.raises(InvalidParameterValue, match=TOO_MANY_TAGS):
+        service.tag(ARN, {f"k{i}": "v" for i in range(51)})
+    with pytest.raises(InvalidParameterValue, match=QUALIFIED_RESOURCE):
+        service.tag(f"{ARN}:1", {"a": "1"})
+    with pytest.raises(InvalidParameterValue, match=TOO_MANY_TAGS):
+        service.check_new({f"k{i}": "v" for i in range(51)})
+
+
+def test_missing_functions_and_unknown_resource_kinds_are_not_found(service: TagService) -> None:
+    with pytest.raises(ResourceNotFound, match="Function not found: arn:aws:lambda:us-east-1:000000000000:function:x"):
+        service.list("arn:aws:lambda:us-east-1:000000000000:function:x")
+    with pytest.raises(ResourceNotFound, match=NO_SUCH_RESOURCE):
+        service.tag(ESM, {"a": "1"})
+
+
+def test_other_resource_kinds_can_be_registered(engine: sa.Engine, functions: SqlFunctionStore) -> None:
+    service = TagService(SqlTagStore(engine), Functions(functions), IDENTITY, {"event-source-mapping": lambda _: None})
+    service.tag(ESM, {"a": "1"})
+    assert service.list(ESM) == {"a": "1"}
+
+
+def test_a_deleted_function_takes_its_tags_and_only_its_own(service: TagService, functions: SqlFunctionStore) -> None:
+    service.tag_new_function("fn", {"a": "1"})
+    service.tag_new_function("fn2", {"b": "2"})
+    functions.delete("fn")
+    functions.insert(function("fn"))
+    assert service.list(ARN) == {}
+    assert service.of_function("fn2") == {"b": "2"}
