@@ -309,3 +309,33 @@ def test_environments_die_with_the_server(fresh_server: Server) -> None:
     for hierarchy in Path("/sys/fs/cgroup").iterdir():
         cgroups.sweep_stale(hierarchy, "nimbus")
     assert not list(Path("/sys/fs/cgroup").glob(f"*/nimbus-{fresh_server.process.pid}"))
+
+
+CPU_QUOTA = r"""
+def _cpu_quota():
+    # Seen from inside: the cpu cgroup /proc/self/cgroup names, read through /sys (cgroup v1 or v2).
+    for line in open("/proc/self/cgroup"):
+        _, controllers, path = line.rstrip("\n").split(":", 2)
+        if "cpu" in controllers.split(","):
+            return open("/sys/fs/cgroup/cpu" + path + "/cpu.cfs_quota_us").read().split()[0]
+        if controllers == "":
+            try:
+                return open("/sys/fs/cgroup" + path + "/cpu.max").read().split()[0]
+            except OSError:
+                continue
+    return None
+
+AT_INIT = _cpu_quota()
+
+def handler(event, context):
+    return {"init": AT_INIT, "invoke": _cpu_quota()}
+"""
+
+
+def test_init_runs_with_burst_cpu_and_invokes_with_a_share_of_memory(server: Server, client: Any) -> None:
+    if not re.search(r"isolation: .*cgroups: [a-z, ]*\bcpu\b", server.log_text()):
+        pytest.skip("this host has no writable cpu cgroup")
+    name = create_function(client, {"app.py": CPU_QUOTA}, MemorySize=128)
+    _, quotas = invoke_json(client, name)
+    assert quotas["init"] in ("-1", "max")  # AWS: "up to 10 seconds for function initialization with burst CPU"
+    assert quotas["invoke"] == str(cgroups.cpu_quota_us(128))  # 128/1,769 of a vCPU per 100 ms period

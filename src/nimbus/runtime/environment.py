@@ -87,6 +87,8 @@ class Environment(abc.ABC):
             await self.stop()
             raise
         if outcome.ok:
+            if self.sandbox is not None and self._sandboxes is not None:
+                self._sandboxes.throttle(self.sandbox, self.spec.memory_size)
             self.move(EnvState.IDLE)
         else:
             # Measured before stop() frees the cgroup: the failed invoke's REPORT shows it.

@@ -108,12 +108,17 @@ class Sandboxes:
             return None
         return {"level": Level.NAMESPACES.value, "pid_namespace": True, "pid_init": pid_init()}
 
+    def throttle(self, sandbox: Sandbox, memory_mb: int) -> None:
+        """Give an initialised environment its CPU in proportion to memory. Init runs before this with the CPU burst
+        AWS gives it ("up to 10 seconds for function initialization with burst CPU"); a 128 MB function's quota is
+        7% of a core, which would stretch a 5 ms init over several 100 ms CFS periods."""
+        self.isolation.set_cpu_share([group for group in sandbox.limits if isinstance(group, Cgroup)], memory_mb)
+
     def for_blank(
         self, spec: EnvironmentSpec, env_id: str, limits: Sequence[LimitGroup], interpreter: str | None = None
     ) -> Sandbox:
         """The sandbox of a blank that becomes `spec`'s environment (its zygote runs on `interpreter`, which stays
         readable, when it is not the server's own): its cgroups are joined already."""
-        self.isolation.set_cpu_share([group for group in limits if isinstance(group, Cgroup)], spec.memory_size)
         tmp_dir = self.isolation.tmp_dir(env_id)
         plan = self.isolation.plan(
             spec, tmp_dir=tmp_dir, ephemeral_storage_mb=spec.ephemeral_storage, layers=layers_of(spec),
@@ -126,7 +131,7 @@ class Sandboxes:
     ) -> Sandbox:
         """The sandbox of a program started for `spec` (`interpreter` when it is not the server's own Python): the
         launcher joins `memory` and the pids and cpu cgroups made here before it execs the program."""
-        limits = self.isolation.limits(env_id, spec.memory_size)
+        limits = self.isolation.limits(env_id)  # no CPU quota yet: see throttle()
         tmp_dir = self.isolation.tmp_dir(env_id)
         procs = [memory.path / "cgroup.procs"] if memory is not None else []
         procs += [group.procs for group in limits]
