@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import orjson
-import psutil
 
 from bench import floors
 from bench.functions import RUNTIME, SLEEP_1MS, TRIVIAL, deploy, distinct_trivial, init_duration_ms
@@ -41,7 +42,7 @@ class FloorRun:
 class NimbusRun:
     warm: Summary  # warm invoke, one connection
     load: LoadTotals
-    environments: int  # execution environments of the warm function after the load
+    environments: int  # execution environments (all functions) after the load
     cold: Summary  # first invoke of a new environment, client-side
     init: Summary  # Init Duration from the REPORT lines of those invokes
     cold_per_s: float
@@ -85,7 +86,7 @@ def measure_nimbus(plan: Plan, workdir: Path) -> NimbusRun:
         burst_wall, burst = _burst(server.port, [signer.invoke(n, PAYLOAD) for n in burst_names], plan.cold_concurrency)
         _burst(server.port, [warm_request] * plan.concurrency * 4, plan.concurrency)  # one environment a connection
         totals = _load(plan, server, warm_request)
-        environments = _environments(server, WARM)
+        environments = _environments(server)
     sleeper = sleeper[plan.latency_warmup :]
     return NimbusRun(
         warm=Summary.of([t.seconds for t in warm[plan.latency_warmup :]]),
@@ -136,15 +137,14 @@ def _load(plan: Plan, server: ServerProcess, request: bytes) -> LoadTotals:
     return totals
 
 
-def _environments(server: ServerProcess, function_name: str) -> int:
-    """How many execution environments the server runs for one function (its child processes that say so)."""
-    count = 0
-    for child in psutil.Process(server.pid).children():
-        try:
-            count += child.environ().get("AWS_LAMBDA_FUNCTION_NAME") == function_name
-        except psutil.Error:
-            continue
-    return count
+def _environments(server: ServerProcess) -> int:
+    """How many execution environments the server runs (all functions), from its own nimbus_environments gauge:
+    environments are the zygotes' children (in PID namespaces of their own), not the server's."""
+    text = httpx.get(f"http://127.0.0.1:{server.port}/_nimbus/metrics", timeout=10).text
+    found = re.search(r'^nimbus_environments\{state="live"\} ([0-9.e+]+)$', text, re.MULTILINE)
+    if found is None:
+        raise BenchError("the server's metrics have no nimbus_environments gauge")
+    return int(float(found.group(1)))
 
 
 def _check(results: Sequence[Timed]) -> None:

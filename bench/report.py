@@ -144,7 +144,7 @@ def table(plan: Plan, floor: FloorRun, nimbus: NimbusRun, measured: list[Row], a
 def notes(plan: Plan, floor: FloorRun, nimbus: NimbusRun) -> list[str]:
     return [
         f"load: {plan.load_processes} client processes x {plan.load_connections} keep-alive connections, "
-        f"{plan.load_warmup:g} s warm-up, {plan.load_duration:g} s window; {nimbus.environments} warm environments",
+        f"{plan.load_warmup:g} s warm-up, {plan.load_duration:g} s window; {nimbus.environments} live environments",
         f"CPU per warm invoke: {_cpu(nimbus.load)}",
         f"CPU per echo request: {_cpu(floor.load)}",
         f"cold starts: {nimbus.cold.count} sequential, {plan.cold_burst} in the burst; "

@@ -129,6 +129,7 @@ def build(settings: Settings) -> Nimbus:
     )
     logs = LogSink(SqlLogStore(engine))
     metrics = Metrics()
+    metrics.watch_environments(pool.counts)
     function_store = SqlFunctionStore(engine)
     alias_store = CachedAliasStore(SqlAliasStore(engine))
     layers = LayerService(SqlLayerStore(engine), code, identity)

@@ -12,6 +12,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 
@@ -369,3 +370,20 @@ def test_python_runtimes_report_their_own_version(client: Any) -> None:
         assert invoke_json(client, name, {})[1]["version"] == [3, minor]
         checked += 1
     assert checked >= 1, sys.version
+
+
+def _environment_gauge(server: Server) -> dict[str, float]:
+    text = httpx.get(f"{server.url}/_nimbus/metrics").text
+    return {m[1]: float(m[2]) for m in re.finditer(r'^nimbus_environments\{state="(\w+)"\} (\S+)$', text, re.M)}
+
+
+def test_metrics_count_live_and_idle_environments(fresh_server: Server) -> None:
+    fresh_server.start()
+    client = fresh_server.lambda_client()
+    assert _environment_gauge(fresh_server)["live"] == 0
+    name = create_function(client, {"app.py": "def handler(event, context):\n    return 1\n"})
+    invoke_json(client, name)
+    gauge = _environment_gauge(fresh_server)
+    assert gauge["live"] >= 1  # the one that ran (and perhaps a spare)
+    assert gauge["idle"] >= 1
+    assert gauge["busy"] == 0

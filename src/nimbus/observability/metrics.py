@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -31,6 +32,11 @@ class Metrics:
         self.environments = Gauge("nimbus_environments", "Execution environments by state", ["state"],
                                   registry=self.registry)  # fmt: skip
         self.async_events = AsyncEventMetrics(self.registry)
+
+    def watch_environments(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Read the pool's counts (live, idle, busy, spare) when metrics are scraped, not on every change."""
+        for state in ("live", "idle", "busy", "spare"):
+            self.environments.labels(state).set_function(functools.partial(_count_of, counts, state))
 
     def record_invoke(self, function: str, outcome: str, seconds: float, cold: bool) -> None:
         """Count one invoke. The labelled children are cached: `labels()` costs ~5 us, an invoke's budget is ~500."""
@@ -88,3 +94,7 @@ class AsyncEventMetrics:
             self.depth.labels(entry.function_name).set(entry.depth)
             self.oldest_age.labels(entry.function_name).set(max(0.0, now - entry.oldest_enqueued_at))
         self._functions = seen
+
+
+def _count_of(counts: Callable[[], Mapping[str, int]], state: str) -> float:
+    return counts()[state]
