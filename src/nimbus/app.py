@@ -146,8 +146,9 @@ def build(settings: Settings) -> Nimbus:
     concurrency = ConcurrencyService(SqlConcurrencyStore(engine), functions, limits, pool.provisioned,
                                      invoker.environment_spec, identity)  # fmt: skip
     event_configs = EventInvokeConfigService(SqlEventInvokeConfigStore(engine), functions, identity)
-    policies = PolicyService(SqlPolicyStore(engine), functions, identity)
+    policies = PolicyService(SqlPolicyStore(engine), functions, aliases, identity)
     tags = TagService(SqlTagStore(engine), functions, identity)
+    tags.adopt_legacy()  # tags kept in configurations before migration 0005
     function_settings = FunctionSettingsService(SqlFunctionSettingsStore(engine), functions)
     destinations = Destinations(event_queue.put, boto3_clients())
     async_workers = AsyncWorkers(event_queue, invoker, event_configs, functions, destinations, identity,

@@ -131,24 +131,78 @@ def test_latest_and_bad_principals_are_refused(client: Any, function: str) -> No
     )
 
 
-def test_stale_revision_ids_are_412(client: Any, function: str) -> None:
-    stale = (
-        "PreconditionFailedException",
-        "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the "
-        "latest Revision Id",
-        412,
-    )
+STALE = (
+    "PreconditionFailedException",
+    "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve "
+    "the latest Revision Id",
+    412,
+)
+
+
+def function_revision(client: Any, function: str, qualifier: str = "$LATEST") -> str:
+    return str(client.get_function(FunctionName=function, Qualifier=qualifier)["Configuration"]["RevisionId"])
+
+
+def test_the_policy_revision_id_is_the_functions_and_moves_with_it(client: Any, function: str) -> None:
     with pytest.raises(ClientError) as caught:
         allow(client, function, RevisionId="00000000-0000-0000-0000-000000000000")
-    assert error(caught) == stale
-    allow(client, function, "s1", RevisionId=client.get_function(FunctionName=function)["Configuration"]["RevisionId"])
+    assert error(caught) == STALE
+    before = function_revision(client, function)
+    allow(client, function, "s1", RevisionId=before)
     revision = client.get_policy(FunctionName=function)["RevisionId"]
+    assert revision == function_revision(client, function) != before
+    with pytest.raises(ClientError) as caught:
+        allow(client, function, "s2", RevisionId=before)
+    assert error(caught) == STALE
     allow(client, function, "s2", RevisionId=revision)
     with pytest.raises(ClientError) as caught:
         client.remove_permission(FunctionName=function, StatementId="s2", RevisionId=revision)
-    assert error(caught) == stale
-    latest = client.get_policy(FunctionName=function)["RevisionId"]
+    assert error(caught) == STALE
+    latest = function_revision(client, function)
     client.remove_permission(FunctionName=function, StatementId="s2", RevisionId=latest)
+    assert function_revision(client, function) not in (latest, revision)
+
+
+def test_a_version_and_an_alias_share_their_own_revision_ids(client: Any, function: str) -> None:
+    version = client.publish_version(FunctionName=function)["Version"]
+    alias = client.create_alias(FunctionName=function, Name="live", FunctionVersion=version)["RevisionId"]
+    latest = function_revision(client, function)
+    published = function_revision(client, function, version)
+    allow(client, function, Qualifier=version, RevisionId=published)
+    assert (
+        client.get_policy(FunctionName=function, Qualifier=version)["RevisionId"]
+        == function_revision(client, function, version)
+        != published
+    )
+    with pytest.raises(ClientError) as caught:
+        allow(client, function, Qualifier="live", RevisionId=latest)
+    assert error(caught) == STALE
+    allow(client, function, Qualifier="live", RevisionId=alias)
+    renewed = client.get_alias(FunctionName=function, Name="live")["RevisionId"]
+    assert client.get_policy(FunctionName=function, Qualifier="live")["RevisionId"] == renewed != alias
+    assert function_revision(client, function) == latest  # $LATEST's is not touched
+    with pytest.raises(ClientError) as caught:
+        allow(client, function, Qualifier="gone")
+    assert error(caught) == ("ResourceNotFoundException", f"Cannot find alias arn: {arn(function)}:gone", 404)
+
+
+def test_aws_cli_revision_ids(server: Server, function: str) -> None:
+    def add(sid: str, revision: str) -> subprocess.CompletedProcess[str]:
+        return server.aws("lambda", "add-permission", "--function-name", function, "--statement-id", sid,
+                          "--action", "lambda:InvokeFunction", "--principal", "s3.amazonaws.com",
+                          "--revision-id", revision)  # fmt: skip
+
+    def revision() -> str:
+        got = server.aws("lambda", "get-function", "--function-name", function)
+        return str(json.loads(got.stdout)["Configuration"]["RevisionId"])
+
+    assert STALE[1] in cli_failure(add("s1", "00000000-0000-0000-0000-000000000000"))
+    before = revision()
+    assert add("s1", before).returncode == 0
+    policy = json.loads(server.aws("lambda", "get-policy", "--function-name", function).stdout)
+    assert policy["RevisionId"] == revision() != before
+    assert STALE[1] in cli_failure(server.aws("lambda", "remove-permission", "--function-name", function,
+                                              "--statement-id", "s1", "--revision-id", before))  # fmt: skip
 
 
 def test_a_policy_over_20_kb_is_refused(client: Any, function: str) -> None:
@@ -167,7 +221,10 @@ def test_missing_functions_and_versions_are_404(client: Any, function: str) -> N
     assert error(caught) == ("ResourceNotFoundException", f"Function not found: {arn('no-such-function')}", 404)
     with pytest.raises(ClientError) as caught:
         client.get_policy(FunctionName=function, Qualifier="42")
-    assert error(caught) == ("ResourceNotFoundException", f"Function not found: {arn(function)}:42", 404)
+    assert error(caught) == ("ResourceNotFoundException", "The resource you requested does not exist.", 404)
+    with pytest.raises(ClientError) as caught:
+        client.remove_permission(FunctionName="no-such-function", StatementId="s1")
+    assert error(caught) == ("ResourceNotFoundException", f"No policy found for: {arn('no-such-function')}", 404)
 
 
 def test_statement_ids_are_validated(client: Any, function: str) -> None:
@@ -221,4 +278,4 @@ def test_aws_cli_reports_aws_errors(server: Server, function: str) -> None:
     missing = server.aws("lambda", "remove-permission", "--function-name", function, "--statement-id", "s9")
     assert "Statement s9 is not found in resource policy." in cli_failure(missing)
     other = server.aws("lambda", "remove-permission", "--function-name", "no-such-function", "--statement-id", "s1")
-    assert f"Function not found: {arn('no-such-function')}" in cli_failure(other)
+    assert f"No policy found for: {arn('no-such-function')}" in cli_failure(other)

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support import Server, create_function
+from tests.unit.control.test_tags import legacy_config, legacy_database
 
 APP = "def handler(event, context):\n    return event\n"
 TOO_MANY = {f"k{index}": "v" for index in range(51)}
@@ -160,3 +161,21 @@ def test_aws_cli_reports_aws_errors(server: Server, function: str) -> None:
     assert f"Function not found: {arn('no-such-function')}" in cli_failure(missing)
     untag = server.aws("lambda", "untag-resource", "--resource", arn("no-such-function"), "--tag-keys", "a")
     assert "(ResourceNotFoundException)" in cli_failure(untag)
+
+
+def test_tags_from_before_migration_0005_survive_the_upgrade(fresh_server: Server) -> None:
+    fresh_server.data_dir.mkdir(parents=True)
+    legacy_database(fresh_server.data_dir, {"old-fn": legacy_config("old-fn", {"team": "payments"})}).dispose()
+    fresh_server.start()
+    client = fresh_server.lambda_client()
+    assert client.list_tags(Resource=arn("old-fn"))["Tags"] == {"team": "payments"}
+    assert client.get_function(FunctionName="old-fn")["Tags"] == {"team": "payments"}
+    listed = fresh_server.aws("lambda", "list-tags", "--resource", arn("old-fn"))
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["Tags"] == {"team": "payments"}
+    fresh_server.stop()
+    fresh_server.start()  # adopted once: still there after another start, and still removable
+    client.untag_resource(Resource=arn("old-fn"), TagKeys=["team"])
+    fresh_server.stop()
+    fresh_server.start()
+    assert client.list_tags(Resource=arn("old-fn"))["Tags"] == {}

@@ -32,7 +32,9 @@ def _permission(params: Mapping[str, Any]) -> Permission:
 
 async def add_permission(call: Call) -> WireResponse:
     name, qualifier = _target(call)
-    statement = call.services.policies.add(name, qualifier, _permission(call.params), call.params.get("RevisionId"))
+    statement = await call.services.policies.add(
+        name, qualifier, _permission(call.params), call.params.get("RevisionId")
+    )
     return json_response(201, {"Statement": to_json(statement)})
 
 
@@ -44,7 +46,7 @@ async def get_policy(call: Call) -> WireResponse:
 
 async def remove_permission(call: Call) -> WireResponse:
     name, qualifier = _target(call)
-    call.services.policies.remove(name, qualifier, call.params["StatementId"], call.params.get("RevisionId"))
+    await call.services.policies.remove(name, qualifier, call.params["StatementId"], call.params.get("RevisionId"))
     return WireResponse(204, content_type=None)
 
 

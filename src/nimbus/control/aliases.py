@@ -73,6 +73,13 @@ class AliasService:
         self._store.save(updated)
         return updated
 
+    def renew_revision(self, name: str, alias_name: str, revision_id: str) -> Alias:
+        """Give an alias a new RevisionId without other change (AddPermission/RemovePermission on it do)."""
+        alias = self.get(name, alias_name)
+        renewed = dataclasses.replace(alias, revision_id=revision_id)
+        self._store.save(renewed)
+        return renewed
+
     def delete(self, name: str, alias_name: str) -> None:
         """Deleting an alias that does not exist succeeds (DeleteAlias declares no ResourceNotFoundException)."""
         self._functions.get(name)

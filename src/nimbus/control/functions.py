@@ -244,6 +244,11 @@ class FunctionService:
         self._store.save(config)
         self._cache[config.name] = config
 
+    def save_version(self, config: FunctionConfig) -> None:
+        """Store a published version with a new RevisionId (AddPermission/RemovePermission on it renew it)."""
+        self._store.save(config)
+        self._versions[(config.name, config.version)] = config
+
     # -- state transitions ---------------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def _exclusive(self, name: str) -> AsyncIterator[None]:

@@ -65,6 +65,11 @@ class TagService:
     def of_function(self, name: str) -> dict[str, str]:
         return self._store.get(self._identity.function_arn(name))
 
+    def adopt_legacy(self) -> int:
+        """At startup: tags written before migration 0005 (inside each function's configuration) join the tag store
+        under the function's ARN, which the migration could not spell (it knows no region or account). Idempotent."""
+        return self._store.adopt_legacy(self._identity.function_arn)
+
     def _resource(self, arn: str) -> str:
         """The stored key of the resource an ARN names, once it is known to exist."""
         resource = parse_resource(arn)

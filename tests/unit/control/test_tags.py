@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from nimbus.control.tags import NO_SUCH_RESOURCE, TagService
 from nimbus.domain.arns import Identity
 from nimbus.domain.functions import CodeRef, FunctionConfig
 from nimbus.domain.tags import NO_TAGS, QUALIFIED_RESOURCE, TOO_MANY_TAGS
 from nimbus.errors import InvalidParameterValue, ResourceNotFound
+from nimbus.store import database
 from nimbus.store.database import create_engine, migrate, sqlite_url
 from nimbus.store.functions import SqlFunctionStore
 from nimbus.store.tags import SqlTagStore
@@ -98,3 +102,52 @@ def test_a_deleted_function_takes_its_tags_and_only_its_own(service: TagService,
     functions.insert(function("fn"))
     assert service.list(ARN) == {}
     assert service.of_function("fn2") == {"b": "2"}
+
+
+def legacy_database(tmp_path: Path, rows: dict[str, dict[str, object]]) -> sa.Engine:
+    """A database at revision 0004 holding $LATEST rows shaped as the codec wrote them before 0005 (tags inside)."""
+    engine = create_engine(sqlite_url(tmp_path))
+    config = Config()
+    config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+    with engine.begin() as connection:
+        for name, config_json in rows.items():
+            connection.execute(sa.text(
+                "INSERT INTO function_versions (function_name, version, config, created_at) "
+                "VALUES (:name, '$LATEST', :config, 0)"
+            ), {"name": name, "config": orjson.dumps(config_json).decode()})  # fmt: skip
+    return engine
+
+
+def legacy_config(name: str, tags: dict[str, str], description: str = "") -> dict[str, object]:
+    # The shape store/codec.py wrote before migration 0005 (git show e703058:src/nimbus/store/codec.py).
+    return {
+        "name": name, "runtime": "python3.12", "role": "arn:aws:iam::000000000000:role/r", "handler": "app.handler",
+        "code": ["ab" * 32, "x", 1], "revision_id": "rev", "last_modified": "2026-01-01T00:00:00.000+0000",
+        "version": "$LATEST", "description": description, "timeout": 3, "memory_size": 128, "ephemeral_storage": 512,
+        "environment": None, "architectures": ["x86_64"], "package_type": "Zip", "state": "Active",
+        "state_reason": None, "state_reason_code": None, "last_update_status": "Successful",
+        "last_update_reason": None, "last_update_reason_code": None, "passthrough": {}, "tags": tags,
+    }  # fmt: skip
+
+
+def test_tags_kept_in_configurations_before_0005_are_adopted_once(tmp_path: Path) -> None:
+    engine = legacy_database(tmp_path, {
+        "fn": legacy_config("fn", {"team": "a", "cost": "b"}),
+        "fn2": legacy_config("fn2", {}, description='says "tags" in passing'),
+    })  # fmt: skip
+    migrate(engine)
+    service = TagService(SqlTagStore(engine), Functions(SqlFunctionStore(engine)), IDENTITY)
+    assert service.list(ARN) == {}  # the codec ignores the old member: untagged until adopted
+    assert service.adopt_legacy() == 2
+    assert service.list(ARN) == {"team": "a", "cost": "b"} == service.of_function("fn")
+    assert service.list(f"{ARN}2") == {}
+    with engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT config FROM function_versions WHERE function_name = 'fn'"))
+        assert "tags" not in orjson.loads(stored.scalar_one())
+    service.untag(ARN, ["cost"])
+    assert service.adopt_legacy() == 0  # nothing left to adopt: a removed tag does not come back
+    assert service.list(ARN) == {"team": "a"}
+    assert SqlFunctionStore(engine).get("fn") is not None  # the rewritten configuration still decodes

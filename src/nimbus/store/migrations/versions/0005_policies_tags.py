@@ -4,8 +4,8 @@ Revision ID: 0005
 Revises: 0004
 
 Tags used to live in each function's stored configuration (the `tags` member of function_versions.config). They are
-not moved here: a row's ARN needs the server's region and account, which a migration does not know; the codec
-ignores the old member, so functions tagged before this revision read as untagged.
+not moved here: a row's ARN needs the server's region and account, which a migration does not know. The server moves
+them at startup instead (control.tags.TagService.adopt_legacy), removing the member so that it happens once.
 """
 
 from __future__ import annotations
