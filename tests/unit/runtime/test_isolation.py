@@ -216,7 +216,8 @@ def test_a_sandbox_holds_cgroups_and_a_tmp_dir_until_released(tmp_path: Path, na
         memory = found.memory.create("env-1", 1769)
         assert memory is not None
         spec = dataclasses.replace(make_spec(tmp_path / "code", memory_size=1769), ephemeral_storage=600)
-        sandbox = Sandboxes(found).for_spawn(spec, "env-1", memory)
+        sandboxes = Sandboxes(found)
+        sandbox = sandboxes.for_spawn(spec, "env-1", memory)
         procs = [Path(path) for path in sandbox.plan["cgroups"]]
         assert procs == [memory.path / "cgroup.procs", *(group.procs for group in sandbox.limits)]
         assert all(path.exists() for path in procs)
@@ -224,6 +225,8 @@ def test_a_sandbox_holds_cgroups_and_a_tmp_dir_until_released(tmp_path: Path, na
         assert isinstance(pids, cgroups.Cgroup) and isinstance(cpu, cgroups.Cgroup)
         assert (pids.path / "pids.max").read_text().strip() == "1024"
         quota = "cpu.cfs_quota_us" if cpu.version == 1 else "cpu.max"
+        assert (cpu.path / quota).read_text().split()[0] in ("-1", "max")  # init runs with burst CPU
+        sandboxes.throttle(sandbox, 1769)
         assert (cpu.path / quota).read_text().split()[0] == "100000"
         assert sandbox.tmp_dir == tmp_path / "tmp" / "env-1"
         assert sandbox.plan["environment"] == {"TMPDIR": str(sandbox.tmp_dir)}
