@@ -19,6 +19,7 @@ from bench.host import BUSY_CORES, OtherWork, background_cores, machine, wait_qu
 from bench.measures import BenchError, measure_floors, measure_nimbus
 from bench.plan import FULL, QUICK, Plan
 from bench.report import document, rows, table, write
+from bench.snapstart import SnapStartBenchError, measure_snapstart
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -62,17 +63,20 @@ def main(argv: list[str] | None = None) -> int:
             nimbus = measure_nimbus(plan, Path(workdir))
             print("measuring asynchronous invocation (durable accepts, drain) ...", flush=True)
             async_run = measure_async(plan, Path(workdir))
-        except (BenchError, AsyncBenchError) as exc:
+            print("measuring SnapStart (restored vs initialised cold starts) ...", flush=True)
+            snap = measure_snapstart(plan, Path(workdir))
+        except (BenchError, AsyncBenchError, SnapStartBenchError) as exc:
             print(f"bench: {exc}", file=sys.stderr)
             return 1
     background += [during.cores(), background_cores()]
-    measured = rows(plan, floor, nimbus, async_run)
+    measured = rows(plan, floor, nimbus, async_run, snap)
     print()
     print(table(plan, floor, nimbus, measured, async_run))
     print("other work on the machine (cores): {:.2f} before, {:.2f} during, {:.2f} after".format(*background))
     if max(background) > BUSY_CORES:
         print(f"\nwarning: other work kept up to {max(background):.2f} cores busy; numbers are unreliable")
-    path = write(options.results, started, document(plan, (floor, nimbus, async_run), measured, started, background))
+    runs = (floor, nimbus, async_run, snap)
+    path = write(options.results, started, document(plan, runs, measured, started, background))
     print(f"\nresults: {path}")
     return 0
 

@@ -22,6 +22,7 @@ class Plan:
     fork_samples: int  # forks for the zygote floor
     async_connections: int  # keep-alive connections per client process for the Event invoke (accept) load
     async_drain_events: int  # Event invokes of a trivial handler timed until all have run
+    snapstart_cold_starts: int  # SnapStart versions (and as many without) each invoked once, one after another
 
     @property
     def concurrency(self) -> int:
@@ -31,10 +32,10 @@ class Plan:
 QUICK = Plan(
     name="quick", latency_requests=1000, latency_warmup=100, load_processes=2, load_connections=4, load_warmup=1.0,
     load_duration=3.0, cold_starts=15, cold_burst=16, cold_concurrency=8, overhead_requests=300, spawn_samples=15,
-    fork_samples=30, async_connections=16, async_drain_events=500,
+    fork_samples=30, async_connections=16, async_drain_events=500, snapstart_cold_starts=8,
 )  # fmt: skip
 FULL = Plan(
     name="full", latency_requests=10_000, latency_warmup=500, load_processes=2, load_connections=4, load_warmup=2.0,
     load_duration=10.0, cold_starts=50, cold_burst=64, cold_concurrency=16, overhead_requests=3000, spawn_samples=50,
-    fork_samples=100, async_connections=16, async_drain_events=2000,
+    fork_samples=100, async_connections=16, async_drain_events=2000, snapstart_cold_starts=25,
 )  # fmt: skip

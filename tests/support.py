@@ -19,13 +19,16 @@ from typing import Any
 
 import boto3
 import httpx
+import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 ACCESS_KEY = "test"
 SECRET_KEY = "test"
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::000000000000:role/lambda-exec-role"
 NIMBUS = [sys.executable, "-m", "nimbus"]
+ECHO_APP = "def handler(event, context):\n    return event\n"
 
 
 def make_zip(files: Mapping[str, str | bytes], modes: Mapping[str, int] | None = None) -> bytes:
@@ -149,3 +152,20 @@ def invoke_json(client: Any, name: str, event: Any = None, **extra: Any) -> tupl
     response = client.invoke(FunctionName=name, Payload=json.dumps(event if event is not None else {}), **extra)
     payload = response["Payload"].read()
     return response, json.loads(payload) if payload else None
+
+
+def function_arn(name: str) -> str:
+    """The unqualified ARN of a function created on the test server."""
+    return f"arn:aws:lambda:{REGION}:000000000000:function:{name}"
+
+
+def error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
+    """The AWS error a boto3 call raised: its code, its message and the HTTP status."""
+    response = caught.value.response
+    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def cli_failure(result: subprocess.CompletedProcess[str]) -> str:
+    """The stderr of an aws cli (or nimbus) command that must have failed."""
+    assert result.returncode != 0, result.stdout
+    return result.stderr

@@ -31,6 +31,8 @@ from nimbus.invocation.destinations import Destinations, boto3_clients
 from nimbus.invocation.limits import ConcurrencyLimits
 from nimbus.invocation.router import VersionRouter
 from nimbus.invocation.service import InvokeService
+from nimbus.invocation.snapstart import SnapshotMaker
+from nimbus.invocation.snapstart import failed_reason as snapstart_failed_reason
 from nimbus.observability.logs import LogSink
 from nimbus.observability.metrics import Metrics
 from nimbus.runtime import cgroups, isolation
@@ -39,6 +41,7 @@ from nimbus.runtime.environment import Environment
 from nimbus.runtime.pool import EnvironmentPool, default_cold_start_limit
 from nimbus.runtime.python_env import PythonEnvironment
 from nimbus.runtime.sandboxes import Sandboxes
+from nimbus.runtime.snapshots import Snapshots
 from nimbus.runtime.spec import Credentials, EnvironmentSpec
 from nimbus.runtime.zygote import Zygotes
 from nimbus.settings import Settings
@@ -76,6 +79,7 @@ class Nimbus:
     event_queue: SqlEventQueue
     async_workers: AsyncWorkers
     concurrency: ConcurrencyService
+    versions: VersionService
     ready: bool = False
 
     @contextlib.asynccontextmanager
@@ -91,6 +95,7 @@ class Nimbus:
             ]
             workers = group.create_task(self.async_workers.run(self.settings.drain_timeout))
             self.functions.recover()
+            self.versions.recover()  # SnapStart versions a crash left Pending: their snapshots are made again
             await self.concurrency.start()  # reservations, and provisioned environments started again
             self.ready = True
             try:
@@ -124,8 +129,11 @@ def build(settings: Settings) -> Nimbus:
     zygotes = Zygotes(
         settings.preload, memory, blanks=cold_starts, limits=sandboxes.blank_limits, blank_plan=sandboxes.blank_plan()
     )
+    snapshots = Snapshots(zygotes, sandboxes)  # SnapStart; its processes end with their zygote
     pool = EnvironmentPool(
-        _environment_factory(memory, zygotes, sandboxes), keep_alive=settings.keep_alive, cold_start_limit=cold_starts
+        _environment_factory(memory, zygotes, sandboxes, snapshots),
+        keep_alive=settings.keep_alive,
+        cold_start_limit=cold_starts,
     )
     logs = LogSink(SqlLogStore(engine))
     metrics = Metrics()
@@ -134,8 +142,9 @@ def build(settings: Settings) -> Nimbus:
     alias_store = CachedAliasStore(SqlAliasStore(engine))
     layers = LayerService(SqlLayerStore(engine), code, identity)
     functions = FunctionService(function_store, code, pool, identity, settings.account_concurrency,
-                                aliases=alias_store, layers=layers)  # fmt: skip
-    versions = VersionService(functions, function_store, identity)
+                                aliases=alias_store, layers=layers, snapshots=snapshots)  # fmt: skip
+    snapshot_maker = SnapshotMaker(snapshots, lambda config: invoker.environment_spec(config))  # noqa: PLW0108 - built below
+    versions = VersionService(functions, function_store, identity, snapshot_maker, snapstart_failed_reason)
     aliases = AliasService(alias_store, functions, identity)
     event_queue = SqlEventQueue(engine)
     limits = ConcurrencyLimits(settings.account_concurrency)
@@ -169,11 +178,14 @@ def build(settings: Settings) -> Nimbus:
     platform = build_platform(services, code, logs, secrets.get, metrics.render, lambda: nimbus.ready)
     api = LambdaApi(services, secrets.get, platform, FunctionUrlGateway(function_urls, invoker, identity, secrets.get))
     nimbus = Nimbus(settings, functions, invoker, pool, logs, metrics, memory, zygotes, sandboxes, api,
-                    event_queue=event_queue, async_workers=async_workers, concurrency=concurrency)  # fmt: skip
+                    event_queue=event_queue, async_workers=async_workers, concurrency=concurrency,
+                    versions=versions)  # fmt: skip
     return nimbus
 
 
-def _environment_factory(memory: cgroups.MemoryController | None, zygotes: Zygotes, sandboxes: Sandboxes) -> Any:
+def _environment_factory(
+    memory: cgroups.MemoryController | None, zygotes: Zygotes, sandboxes: Sandboxes, snapshots: Snapshots
+) -> Any:
     def create(spec: EnvironmentSpec) -> Environment:
         if spec.runtime.startswith("provided"):
             # A custom runtime's bootstrap is a program of its own: it is started as one (an exec is unavoidable,
@@ -181,7 +193,7 @@ def _environment_factory(memory: cgroups.MemoryController | None, zygotes: Zygot
             from nimbus.runtime.runtime_api import RuntimeApiEnvironment
 
             return RuntimeApiEnvironment(spec, memory, sandboxes)
-        return PythonEnvironment(spec, memory, zygotes, sandboxes)
+        return PythonEnvironment(spec, memory, zygotes, sandboxes, snapshots)
 
     return create
 

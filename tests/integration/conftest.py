@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Server
+from tests.support import ECHO_APP, Server, create_function
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +30,9 @@ def fresh_server(tmp_path: Path) -> Iterator[Server]:
 @pytest.fixture
 def client(server: Server) -> Any:
     return server.lambda_client()
+
+
+@pytest.fixture
+def function(client: Any) -> str:
+    """A new function on the shared server whose handler returns its event (files needing another app override it)."""
+    return create_function(client, {"app.py": ECHO_APP})

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.test_versions import ARN, app, error, update_code
-from tests.support import Server, create_function, invoke_json, unique, wait_until
+from tests.integration.test_versions import ARN, app, update_code
+from tests.support import Server, create_function, error, invoke_json, unique, wait_until
 
 STALE = ("The Revision Id provided does not match the latest Revision Id. "
          "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")  # fmt: skip

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import Server, create_function, invoke_json, unique, wait_until
+from tests.support import Server, create_function, error, invoke_json, unique, wait_until
 
 APP = """
 import os, time
@@ -35,11 +35,6 @@ BELOW_MINIMUM = (
 @pytest.fixture
 def function(client: Any) -> str:
     return create_function(client, {"app.py": APP}, Timeout=30)
-
-
-def error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = caught.value.response
-    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def throttled(call: Callable[[], Any]) -> dict[str, Any] | None:

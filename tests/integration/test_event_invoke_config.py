@@ -9,21 +9,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import Server, create_function
+from tests.support import ECHO_APP, Server, create_function, error
 
-APP = "def handler(event, context):\n    return event\n"
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:destination"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:topic"
-
-
-@pytest.fixture
-def function(client: Any) -> str:
-    return create_function(client, {"app.py": APP})
-
-
-def error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = caught.value.response
-    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def arn(name: str) -> str:
@@ -226,10 +215,10 @@ def test_aws_cli_shows_aws_messages(server: Server, function: str) -> None:
 
 
 def test_a_deleted_function_takes_its_config_along(client: Any) -> None:
-    name = create_function(client, {"app.py": APP})
+    name = create_function(client, {"app.py": ECHO_APP})
     client.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
     client.delete_function(FunctionName=name)
-    create_function(client, {"app.py": APP}, name=name)
+    create_function(client, {"app.py": ECHO_APP}, name=name)
     with pytest.raises(ClientError) as caught:
         client.get_function_event_invoke_config(FunctionName=name)
     assert error(caught)[0] == "ResourceNotFoundException"

@@ -3,41 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import Server, create_function
+from tests.support import ECHO_APP, Server, cli_failure, create_function, error, function_arn
 
-APP = "def handler(event, context):\n    return event\n"
 CSC = "arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdef0"
 RUNTIME = "arn:aws:lambda:us-east-1::runtime:0123456789abcdef0123456789abcdef"
 
 
-@pytest.fixture
-def function(client: Any) -> str:
-    return create_function(client, {"app.py": APP})
-
-
-def error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = caught.value.response
-    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def arn(name: str) -> str:
-    return f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
-
-
 def body(response: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in response.items() if key != "ResponseMetadata"}
-
-
-def cli_failure(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode != 0, result.stdout
-    return result.stderr
 
 
 def test_a_function_has_no_code_signing_config(client: Any, function: str) -> None:
@@ -66,21 +45,25 @@ def test_recursion_defaults_to_terminate_and_keeps_what_is_put(client: Any, func
 
 def test_runtime_updates_default_to_auto_and_keep_what_is_put(client: Any, function: str) -> None:
     assert body(client.get_runtime_management_config(FunctionName=function)) == {
-        "UpdateRuntimeOn": "Auto", "FunctionArn": arn(function)
+        "UpdateRuntimeOn": "Auto", "FunctionArn": function_arn(function)
     }  # fmt: skip
     put = client.put_runtime_management_config(FunctionName=function, UpdateRuntimeOn="Manual",
                                                RuntimeVersionArn=RUNTIME)  # fmt: skip
-    assert body(put) == {"UpdateRuntimeOn": "Manual", "FunctionArn": f"{arn(function)}:$LATEST",
+    assert body(put) == {"UpdateRuntimeOn": "Manual", "FunctionArn": f"{function_arn(function)}:$LATEST",
                          "RuntimeVersionArn": RUNTIME}  # fmt: skip
     got = client.get_runtime_management_config(FunctionName=function)
-    assert body(got) == {"UpdateRuntimeOn": "Manual", "FunctionArn": arn(function), "RuntimeVersionArn": RUNTIME}
+    assert body(got) == {
+        "UpdateRuntimeOn": "Manual",
+        "FunctionArn": function_arn(function),
+        "RuntimeVersionArn": RUNTIME,
+    }
     client.put_runtime_management_config(FunctionName=function, UpdateRuntimeOn="FunctionUpdate")
     assert "RuntimeVersionArn" not in client.get_runtime_management_config(FunctionName=function)
 
 
 def test_missing_functions_are_404(client: Any) -> None:
     name = "no-such-function"
-    expected = ("ResourceNotFoundException", f"Function not found: {arn(name)}", 404)
+    expected = ("ResourceNotFoundException", f"Function not found: {function_arn(name)}", 404)
     calls: list[Callable[[], Any]] = [
         lambda: client.get_function_code_signing_config(FunctionName=name),
         lambda: client.delete_function_code_signing_config(FunctionName=name),
@@ -107,10 +90,10 @@ def test_modes_are_validated(client: Any, function: str) -> None:
 
 
 def test_a_deleted_function_takes_its_settings_along(client: Any) -> None:
-    name = create_function(client, {"app.py": APP})
+    name = create_function(client, {"app.py": ECHO_APP})
     client.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")
     client.delete_function(FunctionName=name)
-    create_function(client, {"app.py": APP}, name=name)
+    create_function(client, {"app.py": ECHO_APP}, name=name)
     assert client.get_function_recursion_config(FunctionName=name)["RecursiveLoop"] == "Terminate"
 
 
@@ -132,4 +115,4 @@ def test_aws_cli_settings(server: Server, function: str) -> None:
                          "--code-signing-config-arn", CSC)  # fmt: skip
     assert "(CodeSigningConfigNotFoundException)" in cli_failure(put_csc)
     missing = server.aws("lambda", "get-function-recursion-config", "--function-name", "no-such-function")
-    assert f"Function not found: {arn('no-such-function')}" in cli_failure(missing)
+    assert f"Function not found: {function_arn('no-such-function')}" in cli_failure(missing)

@@ -16,7 +16,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.support import ACCESS_KEY, REGION, SECRET_KEY, Server, create_function
+from tests.support import ACCESS_KEY, REGION, SECRET_KEY, Server, create_function, error, function_arn
 
 APP = """
 import base64, json
@@ -46,15 +46,6 @@ def function(client: Any) -> str:
     return create_function(client, {"app.py": APP})
 
 
-def error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = caught.value.response
-    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def arn(name: str) -> str:
-    return f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
-
-
 def call(server: Server, url: str, path: str = "/", method: str = "GET", **extra: Any) -> httpx.Response:
     """A request to a function URL, sent to the server with the URL's host in the Host header."""
     headers = {"host": urlsplit(url).netloc, **extra.pop("headers", {})}
@@ -65,7 +56,7 @@ def call(server: Server, url: str, path: str = "/", method: str = "GET", **extra
 def test_create_get_update_list_delete(client: Any, server: Server, function: str) -> None:
     created = client.create_function_url_config(FunctionName=function, AuthType="NONE")
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
-    assert created["FunctionArn"] == arn(function)
+    assert created["FunctionArn"] == function_arn(function)
     assert created["AuthType"] == "NONE" and created["InvokeMode"] == "BUFFERED"
     assert "Cors" not in created and "LastModifiedTime" not in created
     url = urlsplit(created["FunctionUrl"])
@@ -73,7 +64,7 @@ def test_create_get_update_list_delete(client: Any, server: Server, function: st
     assert len(url_id) == 32 and url_id.isalnum() and url_id.islower()
     assert rest.startswith("lambda-url.us-east-1.localhost:") and url.path == "/"
 
-    got = client.get_function_url_config(FunctionName=arn(function))
+    got = client.get_function_url_config(FunctionName=function_arn(function))
     assert got["FunctionUrl"] == created["FunctionUrl"] and got["CreationTime"] == created["CreationTime"]
     cors = {"AllowOrigins": ["https://example.com"], "AllowMethods": ["GET"], "MaxAge": 60}
     updated = client.update_function_url_config(FunctionName=function, AuthType="AWS_IAM", Cors=cors)
@@ -91,8 +82,8 @@ def test_aws_errors(client: Any, function: str) -> None:
     client.create_function_url_config(FunctionName=function, AuthType="NONE")
     cases: list[tuple[Callable[[], object], tuple[str, str, int]]] = [
         (lambda: client.create_function_url_config(FunctionName=function, AuthType="NONE"),
-         ("ResourceConflictException", f"Failed to create function url config for [functionArn = {arn(function)}]. "
-          "Error message:  FunctionUrlConfig exists for this Lambda function", 409)),
+         ("ResourceConflictException", f"Failed to create function url config for [functionArn = "
+          f"{function_arn(function)}]. Error message:  FunctionUrlConfig exists for this Lambda function", 409)),
         (lambda: client.create_function_url_config(FunctionName="no-such-fn", AuthType="NONE"),
          ("ResourceNotFoundException", NOT_EXIST, 404)),
         (lambda: client.create_function_url_config(FunctionName=function, Qualifier="ghost", AuthType="NONE"),
@@ -126,12 +117,12 @@ def test_aws_cli_round_trip_and_messages(server: Server, function: str) -> None:
                          "--cors", json.dumps({"AllowOrigins": ["*"]}))  # fmt: skip
     assert created.returncode == 0, created.stderr
     document = json.loads(created.stdout)
-    assert document["FunctionArn"] == arn(function) and document["Cors"] == {"AllowOrigins": ["*"]}
+    assert document["FunctionArn"] == function_arn(function) and document["Cors"] == {"AllowOrigins": ["*"]}
     again = server.aws("lambda", "create-function-url-config", "--function-name", function, "--auth-type", "NONE")
     assert (
         "An error occurred (ResourceConflictException) when calling the CreateFunctionUrlConfig operation: Failed to "
-        f"create function url config for [functionArn = {arn(function)}]. Error message:  FunctionUrlConfig exists "
-        "for this Lambda function" in again.stderr
+        f"create function url config for [functionArn = {function_arn(function)}]. Error message:  "
+        "FunctionUrlConfig exists for this Lambda function" in again.stderr
     )
     listed = server.aws("lambda", "list-function-url-configs", "--function-name", function)
     assert json.loads(listed.stdout)["FunctionUrlConfigs"][0]["FunctionUrl"] == document["FunctionUrl"]
@@ -266,8 +257,8 @@ def test_an_alias_url_invokes_the_alias(client: Any, server: Server, function: s
     version = client.publish_version(FunctionName=function)["Version"]
     client.create_alias(FunctionName=function, Name="live", FunctionVersion=version)
     created = client.create_function_url_config(FunctionName=function, Qualifier="live", AuthType="NONE")
-    assert created["FunctionArn"] == f"{arn(function)}:live"
+    assert created["FunctionArn"] == f"{function_arn(function)}:live"
     event = json.loads(call(server, created["FunctionUrl"], "/").text)
-    assert event["invokedArn"] == f"{arn(function)}:live"
+    assert event["invokedArn"] == f"{function_arn(function)}:live"
     client.delete_alias(FunctionName=function, Name="live")
     assert call(server, created["FunctionUrl"], "/").status_code == 403

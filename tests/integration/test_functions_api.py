@@ -363,7 +363,9 @@ def test_a_deleted_name_can_be_created_again(client: Any) -> None:
 # -- account settings -------------------------------------------------------------------------------------------
 
 
-def test_account_settings_report_aws_limits_and_usage(client: Any) -> None:
+def test_account_settings_report_aws_limits_and_usage(fresh_server: Server) -> None:
+    # A server of its own: tests on the shared one reserve concurrency, which lowers the unreserved figure.
+    client = fresh_server.start().lambda_client()
     create_function(client, {"app.py": HELLO})
     settings = client.get_account_settings()
     assert settings["AccountLimit"] == {

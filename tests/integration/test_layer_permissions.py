@@ -9,17 +9,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import Server, make_zip, unique
+from tests.support import Server, error, make_zip, unique
 
 STALE = (
     "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API to retrieve the "
     "latest Revision Id"
 )
-
-
-def error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = caught.value.response
-    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def version_arn(name: str, version: int = 1) -> str:

@@ -13,14 +13,9 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import Server, make_zip, unique
+from tests.support import Server, error, make_zip, unique
 
 LAYER_FILES = {"python/shared.py": "VALUE = 'from the layer'\n"}
-
-
-def error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = caught.value.response
-    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def layer_arn(name: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import ROLE, Server, create_function, invoke_json, make_zip, unique
+from tests.support import ROLE, Server, create_function, error, invoke_json, make_zip, unique
 
 ACCOUNT_LAYER = "arn:aws:lambda:us-east-1:000000000000:layer"
 REPORT = """
@@ -39,11 +39,6 @@ while True:
     conn.getresponse().read()
 '
 """
-
-
-def error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = caught.value.response
-    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def publish(client: Any, files: dict[str, str], modes: dict[str, int] | None = None, name: str | None = None) -> str:

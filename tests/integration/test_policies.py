@@ -9,25 +9,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import Server, create_function
+from tests.support import ECHO_APP, Server, cli_failure, create_function, error, function_arn
 
-APP = "def handler(event, context):\n    return event\n"
-ACCOUNT = "000000000000"
 BUCKET = "arn:aws:s3:::bucket"
-
-
-@pytest.fixture
-def function(client: Any) -> str:
-    return create_function(client, {"app.py": APP})
-
-
-def error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = caught.value.response
-    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def arn(name: str) -> str:
-    return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
 
 
 def allow(client: Any, function: str, sid: str = "s1", **extra: Any) -> dict[str, Any]:
@@ -37,16 +21,11 @@ def allow(client: Any, function: str, sid: str = "s1", **extra: Any) -> dict[str
     return dict(json.loads(response["Statement"]))
 
 
-def cli_failure(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode != 0, result.stdout
-    return result.stderr
-
-
 def test_add_permission_returns_the_statement_and_get_policy_the_document(client: Any, function: str) -> None:
     statement = allow(client, function, SourceArn=BUCKET, SourceAccount="123456789012")
     assert statement == {
         "Sid": "s1", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
-        "Action": "lambda:InvokeFunction", "Resource": arn(function),
+        "Action": "lambda:InvokeFunction", "Resource": function_arn(function),
         "Condition": {"StringEquals": {"AWS:SourceAccount": "123456789012"}, "ArnLike": {"AWS:SourceArn": BUCKET}},
     }  # fmt: skip
     policy = client.get_policy(FunctionName=function)
@@ -70,7 +49,7 @@ def test_principals_and_url_conditions_are_written_as_aws_writes_them(client: An
 def test_a_version_has_its_own_policy_on_the_qualified_arn(client: Any, function: str) -> None:
     version = client.publish_version(FunctionName=function)["Version"]
     statement = allow(client, function, Qualifier=version)
-    assert statement["Resource"] == f"{arn(function)}:{version}"
+    assert statement["Resource"] == f"{function_arn(function)}:{version}"
     with pytest.raises(ClientError) as caught:
         client.get_policy(FunctionName=function)
     assert error(caught) == ("ResourceNotFoundException", "The resource you requested does not exist.", 404)
@@ -183,7 +162,7 @@ def test_a_version_and_an_alias_share_their_own_revision_ids(client: Any, functi
     assert function_revision(client, function) == latest  # $LATEST's is not touched
     with pytest.raises(ClientError) as caught:
         allow(client, function, Qualifier="gone")
-    assert error(caught) == ("ResourceNotFoundException", f"Cannot find alias arn: {arn(function)}:gone", 404)
+    assert error(caught) == ("ResourceNotFoundException", f"Cannot find alias arn: {function_arn(function)}:gone", 404)
 
 
 def test_aws_cli_revision_ids(server: Server, function: str) -> None:
@@ -218,13 +197,21 @@ def test_a_policy_over_20_kb_is_refused(client: Any, function: str) -> None:
 def test_missing_functions_and_versions_are_404(client: Any, function: str) -> None:
     with pytest.raises(ClientError) as caught:
         allow(client, "no-such-function")
-    assert error(caught) == ("ResourceNotFoundException", f"Function not found: {arn('no-such-function')}", 404)
+    assert error(caught) == (
+        "ResourceNotFoundException",
+        f"Function not found: {function_arn('no-such-function')}",
+        404,
+    )
     with pytest.raises(ClientError) as caught:
         client.get_policy(FunctionName=function, Qualifier="42")
     assert error(caught) == ("ResourceNotFoundException", "The resource you requested does not exist.", 404)
     with pytest.raises(ClientError) as caught:
         client.remove_permission(FunctionName="no-such-function", StatementId="s1")
-    assert error(caught) == ("ResourceNotFoundException", f"No policy found for: {arn('no-such-function')}", 404)
+    assert error(caught) == (
+        "ResourceNotFoundException",
+        f"No policy found for: {function_arn('no-such-function')}",
+        404,
+    )
 
 
 def test_statement_ids_are_validated(client: Any, function: str) -> None:
@@ -239,10 +226,10 @@ def test_statement_ids_are_validated(client: Any, function: str) -> None:
 
 
 def test_a_deleted_function_takes_its_policy_along(client: Any) -> None:
-    name = create_function(client, {"app.py": APP})
+    name = create_function(client, {"app.py": ECHO_APP})
     allow(client, name)
     client.delete_function(FunctionName=name)
-    create_function(client, {"app.py": APP}, name=name)
+    create_function(client, {"app.py": ECHO_APP}, name=name)
     with pytest.raises(ClientError) as caught:
         client.get_policy(FunctionName=name)
     assert error(caught)[0] == "ResourceNotFoundException"
@@ -278,4 +265,4 @@ def test_aws_cli_reports_aws_errors(server: Server, function: str) -> None:
     missing = server.aws("lambda", "remove-permission", "--function-name", function, "--statement-id", "s9")
     assert "Statement s9 is not found in resource policy." in cli_failure(missing)
     other = server.aws("lambda", "remove-permission", "--function-name", "no-such-function", "--statement-id", "s1")
-    assert f"No policy found for: {arn('no-such-function')}" in cli_failure(other)
+    assert f"No policy found for: {function_arn('no-such-function')}" in cli_failure(other)

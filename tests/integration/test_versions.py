@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import ROLE, Server, create_function, invoke_json, make_zip, unique
+from tests.support import ROLE, Server, create_function, error, invoke_json, make_zip, unique
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 
@@ -20,11 +20,6 @@ def app(marker: str) -> dict[str, str]:
         f"    return {{'code': {marker!r}, 'version': os.environ['AWS_LAMBDA_FUNCTION_VERSION'],\n"
         "            'arn': context.invoked_function_arn}\n"
     )}  # fmt: skip
-
-
-def error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = caught.value.response
-    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def update_code(client: Any, name: str, marker: str, **extra: Any) -> dict[str, Any]:

@@ -6,13 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from nimbus.api.context import Call, Handler
+from nimbus.api.listing import page_response
 from nimbus.api.wire import WireResponse, json_response
 from nimbus.control.aliases import AliasChange
 from nimbus.domain.aliases import Alias
 from nimbus.domain.arns import Identity, parse_function_ref
-
-# AWS pages ListAliases at 50 whatever MaxItems asks for.
-LIST_PAGE = 50
+from nimbus.domain.paging import page_size
 
 
 def alias_configuration(alias: Alias, identity: Identity) -> dict[str, Any]:
@@ -74,14 +73,11 @@ async def delete_alias(call: Call) -> WireResponse:
 
 
 async def list_aliases(call: Call) -> WireResponse:
-    max_items = min(int(call.params.get("MaxItems") or LIST_PAGE), LIST_PAGE)
+    max_items = page_size(call.params.get("MaxItems"))
     page, marker = call.services.aliases.list(
         _function(call), call.params.get("FunctionVersion"), call.params.get("Marker") or None, max_items
     )
-    document: dict[str, Any] = {"Aliases": [alias_configuration(a, call.services.identity) for a in page]}
-    if marker:
-        document["NextMarker"] = marker
-    return json_response(200, document)
+    return page_response("Aliases", [alias_configuration(a, call.services.identity) for a in page], marker)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from nimbus.api.context import Call, Handler
+from nimbus.api.listing import page_response
 from nimbus.api.wire import WireResponse, json_response
 from nimbus.domain.arns import parse_function_ref, resolve_qualifier
 from nimbus.domain.concurrency import ProvisionedConfig, ProvisionedState
@@ -75,10 +76,7 @@ async def list_provisioned(call: Call) -> WireResponse:
     identity = call.services.identity
     items = [{"FunctionArn": identity.function_arn(name, config.qualifier), **_provisioned(config, state)}
              for config, state in page]  # fmt: skip
-    document: dict[str, Any] = {"ProvisionedConcurrencyConfigs": items}
-    if marker:
-        document["NextMarker"] = marker
-    return json_response(200, document)
+    return page_response("ProvisionedConcurrencyConfigs", items, marker)
 
 
 async def delete_provisioned(call: Call) -> WireResponse:

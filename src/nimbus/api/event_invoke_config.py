@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nimbus.api.context import Call, Handler
+from nimbus.api.listing import page_response
 from nimbus.api.wire import WireResponse, json_response
 from nimbus.control.event_invoke_configs import ConfigRequest
 from nimbus.domain.arns import Identity, parse_function_ref, resolve_qualifier
@@ -78,10 +79,7 @@ async def list_configs(call: Call) -> WireResponse:
     page, marker = call.services.event_configs.list(
         ref.name, ref.qualifier, call.params.get("Marker"), call.params.get("MaxItems")
     )
-    out: dict[str, Any] = {"FunctionEventInvokeConfigs": [document(c, call.services.identity) for c in page]}
-    if marker:
-        out["NextMarker"] = marker
-    return json_response(200, out)
+    return page_response("FunctionEventInvokeConfigs", [document(c, call.services.identity) for c in page], marker)
 
 
 HANDLERS: dict[str, Handler] = {

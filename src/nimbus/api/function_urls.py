@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nimbus.api.context import Call, Handler
+from nimbus.api.listing import page_response
 from nimbus.api.wire import WireResponse, json_response
 from nimbus.control.function_urls import FunctionUrlService, UrlChanges
 from nimbus.domain.arns import parse_function_ref, resolve_qualifier
@@ -75,10 +76,7 @@ async def list_configs(call: Call) -> WireResponse:
     ref = parse_function_ref(call.params["FunctionName"])
     urls = call.services.function_urls
     page, marker = urls.list(ref.name, call.params.get("Marker"), call.params.get("MaxItems"))
-    out: dict[str, Any] = {"FunctionUrlConfigs": [document(c, urls) for c in page]}
-    if marker:
-        out["NextMarker"] = marker
-    return json_response(200, out)
+    return page_response("FunctionUrlConfigs", [document(c, urls) for c in page], marker)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -8,19 +8,19 @@ from typing import Any
 
 from nimbus.api.code_links import signed_link
 from nimbus.api.context import Call, Handler
+from nimbus.api.listing import page_response
 from nimbus.api.shapes import function_configuration
 from nimbus.api.wire import WireResponse, json_response
 from nimbus.control.functions import NewFunction
 from nimbus.control.packages import CodeSource
 from nimbus.domain.arns import LATEST, parse_function_ref, resolve_qualifier
 from nimbus.domain.functions import FunctionConfig
+from nimbus.domain.paging import page_size
 from nimbus.errors import InvalidParameterValue
 from nimbus.store.code import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES
 
 # AWS's documented account limits (75 GB of code storage); reported so tools that read them see familiar numbers.
 TOTAL_CODE_SIZE = 75 * 1024**3
-# AWS pages ListFunctions at 50 whatever MaxItems asks for.
-LIST_PAGE = 50
 
 # Wire member -> FunctionConfig field, for members nimbus acts on.
 _SETTINGS = {"Description": "description", "Timeout": "timeout", "MemorySize": "memory_size",
@@ -128,7 +128,7 @@ async def get_function_configuration(call: Call) -> WireResponse:
 
 
 async def list_functions(call: Call) -> WireResponse:
-    max_items = min(int(call.params.get("MaxItems") or LIST_PAGE), LIST_PAGE)
+    max_items = page_size(call.params.get("MaxItems"))
     marker = call.params.get("Marker") or None
     identity = call.services.identity
     if call.params.get("FunctionVersion") == "ALL":
@@ -138,10 +138,7 @@ async def list_functions(call: Call) -> WireResponse:
     else:
         page, next_marker = call.services.functions.list(marker, max_items)
         functions = [function_configuration(c, identity, listing=True) for c in page]
-    document: dict[str, Any] = {"Functions": functions}
-    if next_marker:
-        document["NextMarker"] = next_marker
-    return json_response(200, document)
+    return page_response("Functions", functions, next_marker)
 
 
 async def update_function_code(call: Call) -> WireResponse:

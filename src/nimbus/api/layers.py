@@ -15,6 +15,7 @@ import orjson
 
 from nimbus.api.code_links import signed_link
 from nimbus.api.context import Call, Handler
+from nimbus.api.listing import page_response
 from nimbus.api.wire import WireResponse, json_response
 from nimbus.control.layers import Filters, Grant, NewLayerVersion
 from nimbus.control.packages import CodeSource
@@ -102,10 +103,7 @@ async def list_layer_versions(call: Call) -> WireResponse:
     page, marker = call.services.layers.list_versions(
         params["LayerName"], _filters(params), params.get("Marker"), params.get("MaxItems")
     )
-    out: dict[str, Any] = {"LayerVersions": [list_item(layer, call) for layer in page]}
-    if marker:
-        out["NextMarker"] = marker
-    return json_response(200, out)
+    return page_response("LayerVersions", [list_item(layer, call) for layer in page], marker)
 
 
 async def list_layers(call: Call) -> WireResponse:
@@ -117,10 +115,7 @@ async def list_layers(call: Call) -> WireResponse:
          "LatestMatchingVersion": list_item(layer, call)}
         for layer in page
     ]  # fmt: skip
-    out: dict[str, Any] = {"Layers": layers}
-    if marker:
-        out["NextMarker"] = marker
-    return json_response(200, out)
+    return page_response("Layers", layers, marker)
 
 
 async def delete_layer_version(call: Call) -> WireResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from nimbus.domain import snapstart
 from nimbus.domain.arns import LATEST, Identity
 from nimbus.domain.functions import FunctionConfig
 
@@ -41,7 +42,10 @@ def function_configuration(
     document["PackageType"] = config.package_type
     document["Architectures"] = list(config.architectures)
     document["EphemeralStorage"] = {"Size": config.ephemeral_storage}
-    document["SnapStart"] = {"ApplyOn": _snap_start(config), "OptimizationStatus": "Off"}
+    document["SnapStart"] = {
+        "ApplyOn": snapstart.apply_on(config),
+        "OptimizationStatus": snapstart.optimization_status(config),
+    }
     if not listing:
         document["RuntimeVersionConfig"] = {"RuntimeVersionArn": runtime_version_arn(config.runtime, identity)}
     document["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": config.log_group, **_logging(config)}
@@ -77,11 +81,6 @@ def _states(config: FunctionConfig) -> dict[str, Any]:
             out["LastUpdateStatusReason"] = config.last_update_reason
             out["LastUpdateStatusReasonCode"] = config.last_update_reason_code
     return out
-
-
-def _snap_start(config: FunctionConfig) -> str:
-    snap = config.passthrough.get("SnapStart") or {}
-    return str(snap.get("ApplyOn", "None"))
 
 
 def _logging(config: FunctionConfig) -> dict[str, Any]:

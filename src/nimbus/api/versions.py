@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from nimbus.api.context import Call, Handler
+from nimbus.api.listing import page_response
 from nimbus.api.shapes import function_configuration
 from nimbus.api.wire import WireResponse, json_response
 from nimbus.domain.arns import LATEST, parse_function_ref
-
-# AWS pages ListVersionsByFunction at 50 whatever MaxItems asks for.
-LIST_PAGE = 50
+from nimbus.domain.paging import page_size
 
 
 async def publish_version(call: Call) -> WireResponse:
@@ -26,16 +23,12 @@ async def publish_version(call: Call) -> WireResponse:
 
 async def list_versions(call: Call) -> WireResponse:
     name = parse_function_ref(call.params["FunctionName"]).name
-    max_items = min(int(call.params.get("MaxItems") or LIST_PAGE), LIST_PAGE)
+    max_items = page_size(call.params.get("MaxItems"))
     page, marker = call.services.versions.list(name, call.params.get("Marker") or None, max_items)
     identity = call.services.identity
     # Every item's FunctionArn is qualified, $LATEST included.
-    document: dict[str, Any] = {
-        "Versions": [function_configuration(c, identity, listing=True, qualifier=c.version or LATEST) for c in page]
-    }
-    if marker:
-        document["NextMarker"] = marker
-    return json_response(200, document)
+    versions = [function_configuration(c, identity, listing=True, qualifier=c.version or LATEST) for c in page]
+    return page_response("Versions", versions, marker)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -15,6 +15,7 @@ from nimbus.control.functions import FunctionService
 from nimbus.control.versions import STALE_REVISION
 from nimbus.domain.aliases import Alias, check_routing
 from nimbus.domain.arns import Identity
+from nimbus.domain.paging import cut_page
 from nimbus.errors import PreconditionFailed, ResourceConflict, ResourceNotFound
 from nimbus.store.aliases import AliasStore
 
@@ -92,9 +93,7 @@ class AliasService:
         matching = [a for a in self._store.list(name) if function_version in (None, a.function_version)]
         if marker:
             matching = [alias for alias in matching if alias.name > marker]
-        if len(matching) > max_items:
-            return matching[:max_items], matching[max_items - 1].name
-        return matching, None
+        return cut_page(matching, max_items, lambda alias: alias.name)
 
     def _check_routing(self, name: str, function_version: str, weights: Mapping[str, float]) -> None:
         check_routing(function_version, weights)

@@ -26,13 +26,12 @@ from nimbus.domain.concurrency import (
     check_reservation,
 )
 from nimbus.domain.functions import FunctionConfig
+from nimbus.domain.paging import cut_page, page_size
 from nimbus.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound, ServiceError
 from nimbus.invocation.limits import ConcurrencyLimits
 from nimbus.runtime.provisioned import ProvisionedEnvironments
 from nimbus.runtime.spec import EnvironmentSpec
 from nimbus.store.concurrency import ConcurrencyStore
-
-LIST_PAGE = 50
 
 
 class FunctionLookup(Protocol):
@@ -122,9 +121,8 @@ class ConcurrencyService:
     ) -> tuple[list[tuple[ProvisionedConfig, ProvisionedState]], str | None]:
         self._function(name)
         configs = [c for c in self._store.provisioned(name) if marker is None or c.qualifier > marker]
-        limit = min(max_items or LIST_PAGE, LIST_PAGE)
-        page = [(c, self._provisioned.state((name, c.qualifier))) for c in configs[:limit]]
-        return page, (configs[limit - 1].qualifier if len(configs) > limit else None)
+        page, next_marker = cut_page(configs, page_size(max_items), lambda config: config.qualifier)
+        return [(c, self._provisioned.state((name, c.qualifier))) for c in page], next_marker
 
     async def delete_provisioned(self, name: str, qualifier: str) -> None:
         """Deleting a config that does not exist succeeds, as on AWS (the qualifier itself must exist)."""

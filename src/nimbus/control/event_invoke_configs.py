@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from nimbus.domain.arns import LATEST, Identity
 from nimbus.domain.event_invoke import NOTHING_TO_SET, EventInvokeConfig, TargetKind, check_destinations
 from nimbus.domain.functions import FunctionConfig
+from nimbus.domain.paging import cut_page, page_size
 from nimbus.errors import InvalidParameterValue, PlatformFault, ResourceNotFound
 from nimbus.store.event_invoke_configs import EventInvokeConfigStore, Key
 
 NO_FUNCTION = "The function doesn't exist."
 QUALIFIED_LIST = "The function name must not include a version number or alias."
-LIST_PAGE = 50
 
 
 class FunctionLookup(Protocol):
@@ -117,11 +117,8 @@ class EventInvokeConfigService:
             raise InvalidParameterValue(QUALIFIED_LIST)
         if not self._exists(name, None):
             raise ResourceNotFound(NO_FUNCTION)
-        limit = min(max_items or LIST_PAGE, LIST_PAGE)
-        page = self._store.list(name, marker or None, limit + 1)
-        if len(page) > limit:
-            return page[:limit], page[limit - 1].qualifier
-        return page, None
+        size = page_size(max_items)
+        return cut_page(self._store.list(name, marker or None, size + 1), size, lambda config: config.qualifier)
 
     def effective(self, keys: Iterable[Key]) -> dict[Key, EventInvokeConfig]:
         """The configs that apply to these (function, qualifier) pairs; a pair without one gets the defaults."""

@@ -18,13 +18,13 @@ from typing import Protocol
 from nimbus.domain.arns import LATEST, Identity
 from nimbus.domain.function_urls import URL_ID_ALPHABET, URL_ID_LENGTH, Cors, UrlConfig, function_url
 from nimbus.domain.functions import FunctionConfig
+from nimbus.domain.paging import cut_page, page_size
 from nimbus.errors import ResourceConflict, ResourceNotFound, ValidationError
 from nimbus.store.function_urls import FunctionUrlStore
 
 NO_FUNCTION = "Function does not exist"
 NO_RESOURCE = "The resource you requested does not exist."
 URL_QUALIFIER_PATTERN = r"((?!^\d+$)^[0-9a-zA-Z-_]+$)"
-LIST_PAGE = 50
 _VERSION = re.compile(r"\d+")
 
 
@@ -132,11 +132,8 @@ class FunctionUrlService:
     def list(self, name: str, marker: str | None, max_items: int | None) -> tuple[list[UrlConfig], str | None]:
         if not self._function_exists(name):
             raise ResourceNotFound(NO_FUNCTION)
-        limit = min(max_items or LIST_PAGE, LIST_PAGE)
-        page = self._store.list(name, marker or None, limit + 1)
-        if len(page) > limit:
-            return page[:limit], page[limit - 1].qualifier
-        return page, None
+        size = page_size(max_items)
+        return cut_page(self._store.list(name, marker or None, size + 1), size, lambda config: config.qualifier)
 
     def resolve(self, url_id: str) -> UrlConfig | None:
         """The config a URL request's host names, None for an unknown (or deleted) URL."""

@@ -22,6 +22,7 @@ from nimbus.domain.aliases import Alias, is_alias_name
 from nimbus.domain.arns import LATEST, Identity
 from nimbus.domain.clock import lambda_timestamp, utc_now
 from nimbus.domain.functions import CodeRef, FunctionConfig, LayerRef
+from nimbus.domain.paging import cut_page
 from nimbus.domain.rules import check_environment, check_function_name, check_handler_present, check_runtime
 from nimbus.domain.states import FunctionState, UpdateStatus, check_state_move, check_update_move
 from nimbus.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
@@ -47,6 +48,14 @@ class LayerResolver(Protocol):
         ...
 
     def check_combined_size(self, code: CodeRef, layers: Sequence[LayerRef]) -> None: ...
+
+
+class SnapshotCloser(Protocol):
+    """Ends SnapStart snapshots (runtime.snapshots.Snapshots): a deleted version's process must not live on."""
+
+    async def close_version(self, function_name: str, version: str) -> None: ...
+
+    async def close_function(self, function_name: str) -> None: ...
 
 
 class _NoLayers:
@@ -83,8 +92,10 @@ class FunctionService:
         s3: S3Fetcher | None = None,
         aliases: AliasStore | None = None,
         layers: LayerResolver | None = None,
+        snapshots: SnapshotCloser | None = None,
     ) -> None:
         self.account_concurrency = account_concurrency
+        self._snapshots = snapshots
         self._store = store
         self._code = code
         self._pool = pool
@@ -135,10 +146,7 @@ class FunctionService:
         return self.get(name, qualifier)
 
     def list(self, marker: str | None, max_items: int) -> tuple[list[FunctionConfig], str | None]:
-        page = self._store.list_latest(after=marker, limit=max_items + 1)
-        if len(page) > max_items:
-            return page[:max_items], page[max_items - 1].name
-        return page, None
+        return cut_page(self._store.list_latest(after=marker, limit=max_items + 1), max_items, lambda c: c.name)
 
     def usage(self) -> tuple[int, int]:
         return self._store.usage()
@@ -214,12 +222,16 @@ class FunctionService:
             await self._settled(name)
             if qualifier is not None:
                 self._delete_version(name, qualifier)
+                if self._snapshots is not None:
+                    await self._snapshots.close_version(name, qualifier)
                 return
             self._store.delete(name)  # its aliases and version counter go with it (store triggers)
             self._cache.pop(name, None)
             self._versions = {key: config for key, config in self._versions.items() if key[0] != name}
             self._aliases.forget(name)
         await self._pool.retire(name)
+        if self._snapshots is not None:
+            await self._snapshots.close_function(name)
 
     def _delete_version(self, name: str, version: str) -> None:
         users = [alias.name for alias in self._aliases.list(name) if alias.targets(version)]

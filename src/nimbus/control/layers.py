@@ -19,7 +19,6 @@ from nimbus.domain.arns import Identity
 from nimbus.domain.clock import lambda_timestamp, utc_now
 from nimbus.domain.functions import CodeRef, LayerRef
 from nimbus.domain.layers import (
-    LIST_PAGE,
     MISSING_CONTENT,
     NO_POLICY,
     NO_SUCH_RESOURCE,
@@ -38,6 +37,7 @@ from nimbus.domain.layers import (
     with_statement,
     without_statement,
 )
+from nimbus.domain.paging import page_size
 from nimbus.errors import InvalidParameterValue, ResourceNotFound
 from nimbus.store.code import MAX_UNZIPPED_BYTES, CodeStore
 from nimbus.store.layers import LayerStore
@@ -222,7 +222,7 @@ class LayerService:
 
 
 def _page(items: Iterator[LayerVersion], max_items: int | None) -> tuple[list[LayerVersion], bool]:
-    limit = min(max_items or LIST_PAGE, LIST_PAGE)
+    limit = page_size(max_items)
     page: list[LayerVersion] = []
     for item in items:
         if len(page) == limit:

@@ -18,7 +18,6 @@ from nimbus.errors import InvalidParameterValue, PreconditionFailed, ResourceCon
 
 # AWS: "You can add up to five layers to a function."
 MAX_FUNCTION_LAYERS = 5
-LIST_PAGE = 50  # MaxItems of ListLayers / ListLayerVersions is 1-50
 
 NO_SUCH_RESOURCE = "The resource you requested does not exist."
 VERSION_TOO_LOW = "Layer Version Cannot be less than 1"

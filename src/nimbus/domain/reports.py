@@ -13,6 +13,9 @@ class Report:
     memory_size: int
     max_memory_mb: int
     init_duration_ms: float | None = None
+    # SnapStart: a restored environment's first invoke shows its restore instead of an init.
+    restore_duration_ms: float | None = None
+    billed_restore_ms: float | None = None
     status: str | None = None  # None for success, "error" or "timeout"
     error_type: str | None = None
 
@@ -59,12 +62,26 @@ def report_line(report: Report) -> str:
     ]
     if report.init_duration_ms is not None:
         fields.append(f"Init Duration: {report.init_duration_ms:.2f} ms")
+    if report.restore_duration_ms is not None:
+        fields.append(f"Restore Duration: {report.restore_duration_ms:.2f} ms")
+        fields.append(f"Billed Restore Duration: {-(-round((report.billed_restore_ms or 0.0) * 100) // 100)} ms")
     line = "\t".join(fields) + "\t"
     if report.status == "timeout":
         return line + "Status: timeout"
     if report.status == "error":
         return line + (f"Status: error\tError Type: {report.error_type}" if report.error_type else "Status: error")
     return line
+
+
+def restore_start_line(runtime: str, region: str) -> str:
+    """A restored environment's first line: RESTORE_START with the runtime version, as INIT_START has."""
+    return "RESTORE_START" + init_start_line(runtime, region).removeprefix("INIT_START")
+
+
+def restore_report_line(duration_ms: float, error_type: str | None) -> str:
+    """`RESTORE_REPORT Restore Duration: X ms`, with `Status: error` and the error type when a hook failed."""
+    status = f"\tStatus: error\tError Type: {error_type}" if error_type else ""
+    return f"RESTORE_REPORT Restore Duration: {duration_ms:.2f} ms{status}"
 
 
 def init_report_line(duration_ms: float, error_type: str | None) -> str:

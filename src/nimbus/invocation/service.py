@@ -7,6 +7,7 @@ it later through `run_event`, on the same path (and environment pool) as a synch
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import time
 import uuid
@@ -14,16 +15,28 @@ from typing import Protocol
 
 import orjson
 
+from nimbus.domain import snapstart
 from nimbus.domain.arns import LATEST, Identity, parse_function_ref, resolve_qualifier
 from nimbus.domain.functions import FunctionConfig
 from nimbus.domain.invocation_records import AttemptResponse
-from nimbus.domain.reports import Report, end_line, init_report_line, init_start_line, report_line, start_line
-from nimbus.errors import ResourceNotFound
+from nimbus.domain.reports import (
+    Report,
+    end_line,
+    init_report_line,
+    init_start_line,
+    report_line,
+    restore_report_line,
+    restore_start_line,
+    start_line,
+)  # fmt: skip
+from nimbus.domain.states import FunctionState
+from nimbus.errors import ResourceConflict, ResourceNotFound
 from nimbus.invocation.limits import ConcurrencyLimits
 from nimbus.invocation.payloads import check_payload
 from nimbus.invocation.queue import EventQueue, NewEvent, QueuedEvent, QueueStats
 from nimbus.invocation.requests import InvocationType, InvokeRequest, InvokeResponse
 from nimbus.invocation.router import VersionRouter
+from nimbus.invocation.snapstart import SnapStartNotReady, restore_error
 from nimbus.observability.logs import LogSink, split_output
 from nimbus.observability.metrics import Metrics
 from nimbus.runtime.pool import EnvironmentPool
@@ -128,6 +141,7 @@ class InvokeService:
         client_context: str | None,
         request_id: str,
     ) -> tuple[InvokeOutcome, list[str]]:
+        _check_invocable(config)
         spec = self._spec(config)
         # The concurrency slot is taken before an environment: a throttled invoke starts nothing.
         with self._limits.lease(config.name):
@@ -147,6 +161,8 @@ class InvokeService:
                     outcome = await environment.invoke(invoke_input)
                 lines = _log_lines(config, spec.region, request_id, lease.init, lease.reset, outcome)
                 self._logs.emit(spec.log_group, environment.log_stream, lines)
+                if lease.init is not None and lease.init.restore and not lease.init.ok:
+                    raise restore_error(lease.init)  # an API error, not the function's: AWS answers SnapStart*
         self._metrics.record_invoke(
             config.name, outcome.status.value, outcome.duration_ms / 1000, lease.init is not None
         )
@@ -164,8 +180,22 @@ class InvokeService:
         task_root = self._code.tree(config.code)
         spec = spec_for(config, task_root, self._identity, self._credentials, self._init_timeout,
                         layers=[self._code.tree(layer.code) for layer in config.layers])  # fmt: skip
+        if snapstart.snapshots(config):
+            spec = dataclasses.replace(spec, initialization_type="snap-start")
         self._specs[key] = (config.revision_id, spec)  # replaces only this version's stale revision
         return spec
+
+
+def _check_invocable(config: FunctionConfig) -> None:
+    """A SnapStart version is invoked once its snapshot exists (Active); while it is made, AWS answers 409."""
+    if not snapstart.snapshots(config):
+        return
+    if config.state is FunctionState.PENDING:
+        raise SnapStartNotReady()
+    if config.state is FunctionState.FAILED:
+        raise ResourceConflict(
+            "The operation cannot be performed at this time. The function is currently in the following state: Failed"
+        )
 
 
 def _init_failure(init: InitOutcome, request_id: str) -> InvokeOutcome:
@@ -202,8 +232,16 @@ def _log_lines(
     lines: list[str] = []
     init_ms: float | None = None
     duration_ms = outcome.duration_ms
-    suppressed = init if init is not None and init.ok and reset else None
-    if init is not None and suppressed is None:
+    suppressed = init if init is not None and init.ok and reset and not init.restore else None
+    restore_ms: float | None = None
+    if init is not None and init.restore:
+        lines.append(restore_start_line(config.runtime, region))
+        lines.extend(split_output(init.output))
+        lines.append(restore_report_line(init.duration_ms, None if init.ok else init.error_type))
+        if not init.ok:
+            return lines  # the invoke never started: AWS answers the SnapStart error
+        restore_ms = init.duration_ms
+    elif init is not None and suppressed is None:
         lines.append(init_start_line(config.runtime, region))
         lines.extend(split_output(init.output))
         if init.ok:
@@ -222,6 +260,8 @@ def _log_lines(
         memory_size=config.memory_size,
         max_memory_mb=outcome.max_memory_mb,
         init_duration_ms=init_ms,
+        restore_duration_ms=restore_ms,
+        billed_restore_ms=init.hooks_ms if init is not None and init.restore else None,
         status=_REPORT_STATUS.get(outcome.status, "error"),
         error_type=outcome.report_error_type or outcome.error_type,
     )

@@ -128,7 +128,11 @@ def sweep_stale(root: Path, namespace: str) -> None:
     for parent in root.glob(f"{namespace}-*"):
         owner = parent.name.removeprefix(f"{namespace}-")
         if owner.isdigit() and not Path("/proc", owner).exists():
-            for child in parent.iterdir():
+            try:
+                children = list(parent.iterdir())
+            except FileNotFoundError:
+                continue  # another server starting at the same time swept it first
+            for child in children:
                 if child.is_dir():
                     _remove_dir(child)
             _remove_dir(parent)

@@ -217,6 +217,7 @@ class Isolation:
     reveal: Sequence[Reveal] = ()
     sandbox_user: tuple[int, int] | None = None
     rlimits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _restore_probe: str | None = field(default=None, init=False, repr=False)
 
     @property
     def tmp_root(self) -> Path:
@@ -262,6 +263,17 @@ class Isolation:
             user_namespace=self.support.user_namespace, reveal=reveal, sandbox_user=self.sandbox_user,
             rlimits=self.rlimits,
         )  # fmt: skip
+
+    def restored_isolation(self) -> str:
+        """Whether environments restored from a SnapStart snapshot can get namespaces of their own
+        (sandbox_child.enter_restored): "" when they can, else why not. Probed once, when the first snapshot is
+        made (a server without SnapStart versions never pays for it); blocking: call it off the event loop."""
+        if self._restore_probe is None:
+            if self.level is not Level.NAMESPACES:
+                self._restore_probe = f"isolation is {self.level.value}"
+            else:
+                self._restore_probe = probe_restored(self.data_dir, self.support.user_namespace)
+        return self._restore_probe
 
     def close(self) -> None:
         """At shutdown, after every environment is gone: remove nimbus's cgroups and the tmp directories."""
@@ -364,6 +376,31 @@ def _probe_checks(plan: dict[str, Any]) -> str:
         return "the code is not visible at /var/task"
     if plan["pid_namespace"] and os.getpid() != 2:
         return "not the first process after init in a PID namespace"
+    return ""
+
+
+def probe_restored(data_dir: Path, user_namespace: bool) -> str:
+    """Enter a snapshot's sandbox (no PID namespace, the sandbox user) and then a restored environment's
+    (sandbox_child.enter_restored) in a throwaway child: "" when it worked, else why not."""
+    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".probe-") as scratch:
+        task_root = Path(scratch)
+        task_root.chmod(0o755)
+        (task_root / "probe").write_text("ok")
+        plan = plan_for(
+            _probe_spec(task_root), Level.NAMESPACES, data_dir=data_dir, ephemeral_storage_mb=1, pid_namespace=False,
+            user_namespace=user_namespace, reveal=() if user_namespace else python_reveals(),
+        )  # fmt: skip
+        return run_in_sandbox(plan, _restored_checks)
+
+
+def _restored_checks(plan: dict[str, Any]) -> str:
+    with open(os.path.join(plan["tmp_dir"], "from-the-snapshot"), "w") as handle:
+        handle.write("ok")
+    sandbox_child.enter_restored(plan)  # returns in the new PID namespace's second process
+    if os.getpid() != 2:
+        return "not the first process after init in a PID namespace"
+    if not os.path.isfile(os.path.join(plan["tmp_dir"], "from-the-snapshot")):
+        return "the snapshot's /tmp was not copied"
     return ""
 
 

@@ -257,9 +257,52 @@ def add_layer_paths() -> None:
             site.addsitedir(path)
 
 
+# Runtime hooks of AWS's snapshot-restore-py API (SnapStart): callables with their arguments, in registration order.
+before_snapshot_hooks: list[tuple[Callable[..., Any], tuple[Any, ...], Document]] = []
+after_restore_hooks: list[tuple[Callable[..., Any], tuple[Any, ...], Document]] = []
+
+
+def install_snapshot_restore_py() -> None:
+    """`import snapshot_restore_py` works in every environment, as AWS's Python runtimes ship that module: functions
+    register hooks with it (functions or decorators), and a SnapStart snapshot runs them (snapshot_child.py)."""
+    if "snapshot_restore_py" in sys.modules:
+        return
+    import types
+
+    def register_before_snapshot(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        before_snapshot_hooks.append((func, args, kwargs))
+        return func
+
+    def register_after_restore(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        after_restore_hooks.append((func, args, kwargs))
+        return func
+
+    module = types.ModuleType("snapshot_restore_py", "Runtime hooks for AWS Lambda SnapStart (nimbus).")
+    module.__dict__.update(
+        register_before_snapshot=register_before_snapshot,
+        register_after_restore=register_after_restore,
+        get_before_snapshot=lambda: before_snapshot_hooks,
+        get_after_restore=lambda: after_restore_hooks,
+    )
+    sys.modules["snapshot_restore_py"] = module
+
+
+def run_hooks(hooks: list[tuple[Callable[..., Any], tuple[Any, ...], Document]]) -> Document | None:
+    """Run hooks in this order; the first that raises ends the run with its error document (logged)."""
+    for func, args, kwargs in hooks:
+        try:
+            func(*args, **kwargs)
+        except Exception as exc:
+            doc = error_doc(type(exc).__name__, str(exc), "", user_frames(exc.__traceback__))
+            log_error(doc)
+            return doc
+    return None
+
+
 def init() -> tuple[Handler | None, Document | None]:
     # The task root replaces the bootstrap's own directory, so nothing of nimbus is importable by accident.
     sys.path[0] = TASK_ROOT
+    install_snapshot_restore_py()
     add_layer_paths()
     handler_name = os.environ.get("_HANDLER", "")
     try:
@@ -339,10 +382,14 @@ def flush_output() -> None:
 
 def serve(sock: socket.socket) -> None:
     hello, _ = recv(sock)
-    max_response = hello.get("max_response")
-    # With a memory cgroup the platform measures each invoke itself and needs our peak only once, after init.
-    track_memory = bool(hello.get("track_memory"))
     peak = PeakMemory()
+    handler = initialise(sock, peak)
+    send(sock, {"t": "ready", "peak_kb": peak.kb()})
+    serve_invokes(sock, handler, hello, peak)
+
+
+def initialise(sock: socket.socket, peak: PeakMemory) -> Handler:
+    """Init: the handler, or (after telling the platform why) the end of this process."""
     setup_logging()
     handler, init_error = init()
     if handler is None:
@@ -353,7 +400,13 @@ def serve(sock: socket.socket) -> None:
         send(sock, {"t": "init_error", "peak_kb": peak.kb()}, json.dumps(init_error).encode())
         sys.exit(1)
     flush_output()
-    send(sock, {"t": "ready", "peak_kb": peak.kb()})
+    return handler
+
+
+def serve_invokes(sock: socket.socket, handler: Handler, hello: Document, peak: PeakMemory) -> None:
+    max_response = hello.get("max_response")
+    # With a memory cgroup the platform measures each invoke itself and needs our peak only once, after init.
+    track_memory = bool(hello.get("track_memory"))
     while True:
         header, body = recv(sock)
         ok, result = run_one(handler, header, body)

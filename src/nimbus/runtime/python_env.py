@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -22,7 +23,8 @@ from nimbus.runtime.cgroups import MemoryController
 from nimbus.runtime.environment import Environment, error_type_of
 from nimbus.runtime.process import ForkedProcess, OutputCapture, SpawnedProcess, exit_description
 from nimbus.runtime.results import InitOutcome, InvokeInput, InvokeOutcome
-from nimbus.runtime.sandboxes import Sandboxes, launch, opt_mounted
+from nimbus.runtime.sandboxes import Sandbox, Sandboxes, launch, opt_mounted
+from nimbus.runtime.snapshots import SnapshotError, Snapshots
 from nimbus.runtime.spec import MAX_RESPONSE_BYTES, EnvironmentSpec, process_environment
 from nimbus.runtime.zygote import ZYGOTE_ENVIRONMENT, Become, ZygoteError, Zygotes
 
@@ -33,6 +35,9 @@ BOOTSTRAP = Path(__file__).with_name("python_bootstrap.py")
 # instead of a fork of one that started without them. PYTHONPATH is applied in the fork (zygote_main).
 _START_PREFIXES = ("PYTHON", "LD_")
 _START_LOCALE = ("LANG", "LC_ALL", "LC_CTYPE")
+SNAP_START = "snap-start"
+# AWS: "If an after-restore runtime hook runs for longer than 10 seconds, the Restore phase times out".
+RESTORE_TIMEOUT = 10.0
 
 
 def forkable(spec: EnvironmentSpec) -> bool:
@@ -60,16 +65,23 @@ class PythonEnvironment(Environment):
         memory: MemoryController | None,
         zygotes: Zygotes | None = None,
         sandboxes: Sandboxes | None = None,
+        snapshots: Snapshots | None = None,
     ) -> None:
         super().__init__(spec, memory, sandboxes)
         self._zygotes = zygotes
         self._become: Become | None = None
+        # SnapStart: restored from the version's snapshot instead of initialised (see _restore).
+        self._snapshots = snapshots if spec.initialization_type == SNAP_START else None
+        self._snapshot_init: InitOutcome | None = None  # the snapshot's failed init, when it failed
 
     async def prepare(self) -> None:
         """Fork the environment from its interpreter's zygote (or start an interpreter), up to before init."""
         if self._process is None:
             interpreter = interpreter_for(self.spec.runtime)
-            channel = await self._fork(interpreter) or await self._spawn(interpreter)
+            channel = await self._restore() if self._snapshots is not None else None
+            if self._snapshot_init is not None:
+                return
+            channel = channel or await self._fork(interpreter) or await self._spawn(interpreter)
             self._reader, self._writer = await asyncio.open_unix_connection(sock=channel)
             if self._become is not None:
                 self._writer.write(self._become.frame())
@@ -99,6 +111,55 @@ class PythonEnvironment(Environment):
             sandbox=self.sandbox.plan if self.sandbox is not None else None,
         )
         return blank.channel
+
+    async def _restore(self) -> socket.socket | None:
+        """Fork this environment from the version's snapshot (made now if it has none) and move it into cgroups of
+        its own; it waits for `restore` (sent by _start_restored) before running the after-restore hooks."""
+        assert self._snapshots is not None
+        try:
+            snapshot = await self._snapshots.get(self.spec)
+            if snapshot.init is not None and not snapshot.init.ok:
+                self._snapshot_init = snapshot.init
+                return None
+            restored = await snapshot.fork()
+        except (SnapshotError, ZygoteError) as exc:
+            log.warning(
+                "%s: SnapStart restore of %s failed (%s); initialising instead", self.id, self.spec.version, exc
+            )
+            self._snapshots = None
+            return None
+        await self._launch(ForkedProcess(restored.pid, restored.exited, OutputCapture(restored.output_fd)))
+        if self._sandboxes is not None and snapshot.sandbox is not None:
+            limits = self._sandboxes.isolation.limits(self.id)
+            self.sandbox = Sandbox(dict(snapshot.sandbox.plan), limits)
+            for group in limits:
+                group.procs.write_text(str(restored.pid))
+        return restored.channel
+
+    async def _start_restored(self, started: float) -> InitOutcome:
+        """The Restore phase: the after-restore hooks, within AWS's 10 s."""
+        assert self._reader is not None and self._writer is not None
+        self._writer.write(frames.encode({"t": "restore"}))
+        try:
+            header, body = await asyncio.wait_for(frames.read_frame(self._reader), RESTORE_TIMEOUT)
+        except TimeoutError:
+            payload = orjson.dumps({"errorMessage": "Lambda couldn't restore the snapshot within the timeout limit.",
+                                    "errorType": "SnapStartTimeoutException"})  # fmt: skip
+            elapsed = (time.perf_counter() - started) * 1000
+            return InitOutcome(elapsed, payload, "SnapStartTimeoutException", self.take_output(), restore=True)
+        except (frames.FrameError, ConnectionError):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), timeout=2)
+            outcome = self.init_failed(
+                started, "Runtime.ExitError", f"Error: {exit_description(self.process.returncode)}"
+            )
+            return dataclasses.replace(outcome, restore=True)
+        elapsed = (time.perf_counter() - started) * 1000
+        hooks_ms = float(header.get("hooks_ms", 0.0))
+        if header.get("t") == "restored":
+            self.initialised(int(header.get("peak_kb", 0)))
+            return InitOutcome(duration_ms=elapsed, output=self.take_output(), restore=True, hooks_ms=hooks_ms)
+        return InitOutcome(elapsed, body, error_type_of(body), self.take_output(), restore=True, hooks_ms=hooks_ms)
 
     async def _spawn(self, interpreter: Interpreter) -> socket.socket:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -134,6 +195,10 @@ class PythonEnvironment(Environment):
     async def _start(self) -> InitOutcome:
         started = time.perf_counter()
         await self.prepare()
+        if self._snapshot_init is not None:
+            return self._snapshot_init  # the version's init failed: every invoke answers its error
+        if self._snapshots is not None:
+            return await self._start_restored(started)
         assert self._reader is not None and self._writer is not None
         process = self.process
         # The limit travels with hello so an oversized result is refused in the environment, never copied here.

@@ -52,6 +52,10 @@ class InitOutcome:
     error_type: str | None = None
     output: str = ""
     max_memory_mb: int = 0  # measured when init failed: the REPORT of the invoke that returns the error shows it
+    # SnapStart: this was a restore from the version's snapshot (duration_ms is the Restore Duration), and the time
+    # its after-restore hooks took (AWS bills those as Billed Restore Duration).
+    restore: bool = False
+    hooks_ms: float = 0.0
 
     @property
     def ok(self) -> bool:

@@ -369,6 +369,50 @@ def _close_quietly(fd: int) -> None:
         os.close(fd)
 
 
+# -- a SnapStart environment: restored from a snapshot that entered the sandbox already -------------------------
+RESTORE_FLAGS = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+
+
+def enter_restored(plan: Plan) -> None:
+    """In an environment forked from a SnapStart snapshot, which entered its sandbox at `plan` and runs as the
+    sandbox user: make what must be its own. The snapshot's namespaces are shared by every environment it forks, and
+    an unprivileged process may only create namespaces inside a user namespace of its own (mapping its own ids), so:
+    a user namespace, and in it mount, PID, IPC and UTS namespaces; a fresh /tmp of `tmp_size_mb` MB holding a copy
+    of the snapshot's (AWS restores /tmp from the snapshot) and a fresh /dev/shm; then, as step 4, the namespace's
+    init and this environment's process (PID 2), which mounts a /proc of its own and returns. Mounts inherited from
+    the snapshot (what hides the data dir) are locked to it: the function cannot unmount them, and it keeps no
+    capability in its user namespace. Never returns in the process it was called in (see _relay_until_exit)."""
+    uid, gid = os.geteuid(), os.getegid()
+    tmp_dir = plan.get("tmp_dir")
+    snapshot_tmp = os.open(tmp_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if tmp_dir else None
+    try:
+        _check(_libc.unshare(RESTORE_FLAGS), "unshare")
+        _map_identity(uid, gid)
+        _mount(None, "/", None, MS_REC | MS_SLAVE, None)
+        if tmp_dir and snapshot_tmp is not None:
+            _tmpfs(tmp_dir, f"mode=1777,size={int(plan['tmp_size_mb'])}m", 0)
+            _copy_tree(f"/proc/self/fd/{snapshot_tmp}", tmp_dir)
+    finally:
+        if snapshot_tmp is not None:
+            os.close(snapshot_tmp)
+    if plan.get("shm_size_mb") and os.path.isdir("/dev/shm"):
+        _tmpfs("/dev/shm", f"mode=1777,size={int(plan['shm_size_mb'])}m", MS_NOEXEC)
+    _start_pid_namespace(plan.get("pid_init") or DEFAULT_PID_INIT)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    _drop_capabilities()
+
+
+def _copy_tree(source: str, target: str) -> None:
+    if not os.listdir(source):
+        return  # the common case: init wrote nothing to /tmp
+    import shutil  # only when there is something to copy
+
+    try:
+        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    except (OSError, shutil.Error) as exc:
+        raise SandboxError(0, f"copy the snapshot's {target}: {exc}") from exc
+
+
 # -- steps 5 and 6: who runs the function, and where ------------------------------------------------------------
 def _drop_privileges(plan: Plan) -> None:
     uid, gid = plan.get("uid"), plan.get("gid")

@@ -95,11 +95,12 @@ class Become:
     cwd: Path
     title: Sequence[str]  # what ps shows for it (the child appends its control descriptor's number)
     sandbox: Mapping[str, Any] | None = None  # a plan for sandbox_child.enter, or None
+    snapshot: bool = False  # become a SnapStart snapshot (snapshot_child.py) rather than an environment
 
     def frame(self) -> bytes:
         sandbox = dict(self.sandbox) if self.sandbox is not None else None
         header = {"t": "become", "env": dict(self.env), "cwd": str(self.cwd), "title": list(self.title)}
-        return frames.encode({**header, "sandbox": sandbox})
+        return frames.encode({**header, "sandbox": sandbox, "snapshot": self.snapshot})
 
 
 @dataclass(eq=False)
@@ -264,6 +265,11 @@ class Zygote:
                 self._deliver(taker.result())
             raise
 
+    async def fork_plain(self) -> Blank:
+        """A blank forked for a SnapStart snapshot: in its own cgroups like any blank, but never in a PID namespace
+        of its own (the environments it forks must have pids the server can see), and not kept as a spare."""
+        return await self._fork_blank(plain=True)
+
     def _refill_soon(self) -> None:
         """Refill once the cold start that took a blank is likely done: forking (and creating a cgroup) meanwhile
         would compete with it for the CPU. Someone waiting for a blank gets a fork at once (take)."""
@@ -322,7 +328,8 @@ class Zygote:
             blank.remove_cgroup()
             self._refill()
 
-    async def _fork_blank(self) -> Blank:
+    async def _fork_blank(self, plain: bool = False) -> Blank:
+        """`plain`: without the blank plan (no PID namespace of its own)."""
         name = f"blank-{uuid.uuid4().hex}"
         cgroup = self._memory.create(name, BLANK_LIMIT_MB) if self._memory else None
         limits = self._limits(name) if self._limits is not None else ()
@@ -330,7 +337,7 @@ class Zygote:
         channel, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         read_end, write_end = os.pipe()
         try:
-            forked = await self._fork(joins, child.fileno(), write_end)
+            forked = await self._fork(joins, child.fileno(), write_end, None if plain else self._blank_plan)
         except BaseException:
             channel.close()
             os.close(read_end)
@@ -343,7 +350,9 @@ class Zygote:
             os.close(write_end)
         return Blank(forked.pid, forked.exited, channel, read_end, cgroup, limits)
 
-    async def _fork(self, joins: Sequence[Path], control_fd: int, output_fd: int) -> _Forked:
+    async def _fork(
+        self, joins: Sequence[Path], control_fd: int, output_fd: int, plan: Mapping[str, Any] | None
+    ) -> _Forked:
         if not self._alive or self._socket is None:
             raise ZygoteError("zygote is not running")
         request_id = next(self._ids)
@@ -351,7 +360,8 @@ class Zygote:
         self._pending[request_id] = reply
         cgroups = [str(path) for path in joins]
         try:
-            message = frames.encode({"t": "fork", "id": request_id, "cgroups": cgroups, "sandbox": self._blank_plan})
+            sandbox = dict(plan) if plan is not None else None
+            message = frames.encode({"t": "fork", "id": request_id, "cgroups": cgroups, "sandbox": sandbox})
             await self._send_with_fds(message, [control_fd, output_fd])
             return await asyncio.wait_for(asyncio.shield(reply), FORK_TIMEOUT)
         except TimeoutError:

@@ -19,7 +19,10 @@ header length, u32 body length, JSON header; bodies are empty here):
 A child is forked *blank*: it joins its cgroups, leaves the zygote's session and descriptors behind, and waits on its
 control socket for the function it becomes, in one frame before python_bootstrap's `hello`:
 
-    server -> child    {"t": "become", "env": {...}, "cwd": path, "title": [argv...], "sandbox": plan | null}
+    server -> child    {"t": "become", "env": {...}, "cwd": path, "title": [argv...], "sandbox": plan | null,
+                        "snapshot": bool}
+
+With "snapshot" the child becomes a SnapStart snapshot instead of an environment (snapshot_child.py).
 
 Joining a cgroup can cost an RCU grace period (~10 ms on a busy host), and a fork ~2 ms: a blank child pays both
 before any invoke needs it.
@@ -57,6 +60,7 @@ PRELUDE = struct.Struct(">II")
 # Requests from the server are a few hundred bytes.
 MAX_MESSAGE = 64 * 1024
 PR_SET_PDEATHSIG = 1
+SNAPSHOT_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snapshot_child.py")
 
 
 def send(sock: socket.socket, header: Document) -> None:
@@ -263,13 +267,20 @@ class Child:
             become, _ = bootstrap.recv(sock)
         except EOFError:
             raise SystemExit(0) from None  # never used (its zygote or the server is shutting down)
+        # Loaded before the sandbox is entered: nimbus's directory may not be visible from inside it.
+        snapshot_child = load_file("nimbus_snapshot_child", SNAPSHOT_CHILD) if become.get("snapshot") else None
         self.become(become)
+        if snapshot_child is not None:
+            raise SystemExit(self.snapshot(sock, kept, snapshot_child))
         raise SystemExit(self.serve(sock))
 
     def become(self, become: Document) -> None:
         cwd: str = become["cwd"]
         env: Document = become["env"]
         plan = become.get("sandbox")
+        # Before the sandbox: a process that drops to the sandbox user outside a PID namespace (a SnapStart
+        # snapshot) stays non-dumpable, and may no longer write its own /proc/self/mem.
+        set_title([*become.get("title", []), str(self.control_fd)])
         if plan is not None:
             if self.zygote.sandbox_child is None:
                 raise RuntimeError("nimbus: a sandbox was requested, but the zygote has no sandbox_child")
@@ -285,7 +296,6 @@ class Child:
         extra = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
         sys.path[0:0] = [cwd, *extra]
         reseed()
-        set_title([*become.get("title", []), str(self.control_fd)])
 
     def serve(self, sock: socket.socket) -> int:
         bootstrap = self.zygote.bootstrap
@@ -298,6 +308,21 @@ class Child:
         except EOFError:
             return 0
         return 0
+
+    def snapshot(self, sock: socket.socket, kept: list[int], snapshot_child: ModuleType) -> int:
+        """Become a SnapStart snapshot (snapshot_child.py): init once, then fork restored environments."""
+        bootstrap = self.zygote.bootstrap
+        assert bootstrap is not None
+        bootstrap.__dict__["TASK_ROOT"] = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+        sys.argv = ["/var/runtime/bootstrap.py"]
+        sys.modules["__main__"] = bootstrap
+        try:
+            code: int = snapshot_child.serve(
+                sock, bootstrap, self.zygote.die_with_parent, kept, self.zygote.sandbox_child
+            )
+        except EOFError:
+            return 0
+        return code
 
 
 def close_descriptors_except(keep: tuple[int, ...]) -> None:

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from nimbus.domain.concurrency import ProvisionedConfig
+from nimbus.store import per_qualifier
 from nimbus.store.schema import function_concurrency as reserved_table
 from nimbus.store.schema import provisioned_concurrency as provisioned_table
 
@@ -50,17 +51,13 @@ class SqlConcurrencyStore:
 
     def save_provisioned(self, config: ProvisionedConfig) -> None:
         """Insert or replace the qualifier's config."""
+        key = per_qualifier.matches(provisioned_table, config.function_name, config.qualifier)
         with self._engine.begin() as connection:
-            connection.execute(provisioned_table.delete().where(*_matches(config.function_name, config.qualifier)))
+            connection.execute(provisioned_table.delete().where(*key))
             connection.execute(provisioned_table.insert().values(**vars(config)))
 
     def delete_provisioned(self, name: str, qualifier: str) -> bool:
-        with self._engine.begin() as connection:
-            return bool(connection.execute(provisioned_table.delete().where(*_matches(name, qualifier))).rowcount)
-
-
-def _matches(name: str, qualifier: str) -> tuple[sa.ColumnElement[bool], ...]:
-    return provisioned_table.c.function_name == name, provisioned_table.c.qualifier == qualifier
+        return per_qualifier.delete(self._engine, provisioned_table, name, qualifier)
 
 
 def _config(row: Any) -> ProvisionedConfig:

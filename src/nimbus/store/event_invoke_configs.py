@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from nimbus.domain.event_invoke import EventInvokeConfig
+from nimbus.store import per_qualifier
 from nimbus.store.schema import event_invoke_configs as table
 
 Key = tuple[str, str]  # (function name, qualifier)
@@ -40,25 +41,16 @@ class SqlEventInvokeConfigStore:
 
     def save(self, config: EventInvokeConfig) -> None:
         """Insert or replace the qualifier's config."""
+        key = per_qualifier.matches(table, config.function_name, config.qualifier)
         with self._engine.begin() as connection:
-            connection.execute(table.delete().where(*_matches(config.function_name, config.qualifier)))
+            connection.execute(table.delete().where(*key))
             connection.execute(table.insert().values(**_row(config)))
 
     def delete(self, name: str, qualifier: str) -> bool:
-        with self._engine.begin() as connection:
-            return bool(connection.execute(table.delete().where(*_matches(name, qualifier))).rowcount)
+        return per_qualifier.delete(self._engine, table, name, qualifier)
 
     def list(self, name: str, after: str | None, limit: int) -> list[EventInvokeConfig]:
-        query = sa.select(table).where(table.c.function_name == name)
-        if after is not None:
-            query = query.where(table.c.qualifier > after)
-        query = query.order_by(table.c.qualifier).limit(limit)
-        with self._engine.connect() as connection:
-            return [_config(row) for row in connection.execute(query).mappings()]
-
-
-def _matches(name: str, qualifier: str) -> tuple[sa.ColumnElement[bool], ...]:
-    return table.c.function_name == name, table.c.qualifier == qualifier
+        return [_config(row) for row in per_qualifier.rows_after(self._engine, table, name, after, limit)]
 
 
 def _row(config: EventInvokeConfig) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import orjson
 import sqlalchemy as sa
 
 from nimbus.domain.function_urls import Cors, UrlConfig
+from nimbus.store import per_qualifier
 from nimbus.store.schema import function_url_configs as table
 
 
@@ -25,7 +26,7 @@ class SqlFunctionUrlStore:
         self._engine = engine
 
     def get(self, name: str, qualifier: str) -> UrlConfig | None:
-        return self._one(sa.select(table).where(*_matches(name, qualifier)))
+        return self._one(sa.select(table).where(*per_qualifier.matches(table, name, qualifier)))
 
     def by_url_id(self, url_id: str) -> UrlConfig | None:
         return self._one(sa.select(table).where(table.c.url_id == url_id))
@@ -40,30 +41,20 @@ class SqlFunctionUrlStore:
         return True
 
     def save(self, config: UrlConfig) -> None:
-        row = _row(config)
+        key = per_qualifier.matches(table, config.function_name, config.qualifier)
         with self._engine.begin() as connection:
-            connection.execute(table.update().where(*_matches(config.function_name, config.qualifier)).values(**row))
+            connection.execute(table.update().where(*key).values(**_row(config)))
 
     def delete(self, name: str, qualifier: str) -> bool:
-        with self._engine.begin() as connection:
-            return bool(connection.execute(table.delete().where(*_matches(name, qualifier))).rowcount)
+        return per_qualifier.delete(self._engine, table, name, qualifier)
 
     def list(self, name: str, after: str | None, limit: int) -> list[UrlConfig]:
-        query = sa.select(table).where(table.c.function_name == name)
-        if after is not None:
-            query = query.where(table.c.qualifier > after)
-        query = query.order_by(table.c.qualifier).limit(limit)
-        with self._engine.connect() as connection:
-            return [_config(row) for row in connection.execute(query).mappings()]
+        return [_config(row) for row in per_qualifier.rows_after(self._engine, table, name, after, limit)]
 
     def _one(self, query: sa.Select[Any]) -> UrlConfig | None:
         with self._engine.connect() as connection:
             row = connection.execute(query).mappings().first()
         return None if row is None else _config(row)
-
-
-def _matches(name: str, qualifier: str) -> tuple[sa.ColumnElement[bool], ...]:
-    return table.c.function_name == name, table.c.qualifier == qualifier
 
 
 def _row(config: UrlConfig) -> dict[str, Any]:

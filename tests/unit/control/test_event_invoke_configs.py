@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
 from nimbus.control.event_invoke_configs import NO_FUNCTION, ConfigRequest, EventInvokeConfigService
-from nimbus.domain.arns import Identity
 from nimbus.domain.event_invoke import NOTHING_TO_SET, EventInvokeConfig
-from nimbus.domain.functions import CodeRef, FunctionConfig
 from nimbus.errors import InvalidParameterValue, ResourceNotFound
-from nimbus.store.database import create_engine, migrate, sqlite_url
 from nimbus.store.event_invoke_configs import SqlEventInvokeConfigStore
 from nimbus.store.functions import SqlFunctionStore
+from tests.unit.control.fakes import IDENTITY, StoredFunctions, function
 
-IDENTITY = Identity("us-east-1", "000000000000")
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:q"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:t"
-
-
-def function(name: str) -> FunctionConfig:
-    return FunctionConfig(name, "python3.12", "arn:aws:iam::000000000000:role/r", "app.handler",
-                          CodeRef("ab" * 32, "x", 1), "rev", "2026-01-01T00:00:00.000+0000")  # fmt: skip
-
-
-class Functions:
-    def __init__(self, store: SqlFunctionStore) -> None:
-        self.store = store
-
-    def get(self, name: str, qualifier: str | None = None) -> FunctionConfig:
-        config = self.store.get(name, qualifier or "$LATEST")
-        if config is None:
-            raise ResourceNotFound(f"Function not found: {name}")
-        return config
 
 
 class Clock:
@@ -45,23 +24,14 @@ class Clock:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = create_engine(sqlite_url(tmp_path))
-    migrate(engine)
-    return engine
+def functions(functions: SqlFunctionStore) -> SqlFunctionStore:
+    functions.insert(function("other"))  # a Lambda destination
+    return functions
 
 
 @pytest.fixture
-def functions(engine: sa.Engine) -> Functions:
-    store = SqlFunctionStore(engine)
-    for name in ("fn", "other"):
-        store.insert(function(name))
-    return Functions(store)
-
-
-@pytest.fixture
-def service(engine: sa.Engine, functions: Functions) -> EventInvokeConfigService:
-    return EventInvokeConfigService(SqlEventInvokeConfigStore(engine), functions, IDENTITY, Clock())
+def service(engine: sa.Engine, functions: SqlFunctionStore) -> EventInvokeConfigService:
+    return EventInvokeConfigService(SqlEventInvokeConfigStore(engine), StoredFunctions(functions), IDENTITY, Clock())
 
 
 def test_put_stores_what_was_set_and_stamps_milliseconds(service: EventInvokeConfigService) -> None:
@@ -166,9 +136,11 @@ def test_effective_configs_default_where_none_is_set(service: EventInvokeConfigS
     assert configs[("other", "$LATEST")] == EventInvokeConfig("other", "$LATEST")
 
 
-def test_deleting_the_function_deletes_its_config(service: EventInvokeConfigService, functions: Functions) -> None:
+def test_deleting_the_function_deletes_its_config(
+    service: EventInvokeConfigService, functions: SqlFunctionStore
+) -> None:
     service.put("fn", None, ConfigRequest(maximum_retry_attempts=0))
-    functions.store.delete("fn")
-    functions.store.insert(function("fn"))
+    functions.delete("fn")
+    functions.insert(function("fn"))
     with pytest.raises(ResourceNotFound, match="doesn't have an EventInvokeConfig"):
         service.get("fn", None)

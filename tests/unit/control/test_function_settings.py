@@ -2,57 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
 from nimbus.control.function_settings import CodeSigningConfigNotFound, FunctionSettingsService, RuntimeManagement
-from nimbus.domain.functions import CodeRef, FunctionConfig
 from nimbus.errors import ResourceNotFound
-from nimbus.store.database import create_engine, migrate, sqlite_url
 from nimbus.store.function_settings import SqlFunctionSettingsStore
 from nimbus.store.functions import SqlFunctionStore
+from tests.unit.control.fakes import StoredFunctions, function
 
 CSC = "arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdef0"
 RUNTIME = "arn:aws:lambda:us-east-1::runtime:0123456789abcdef"
 
 
-def function(name: str, version: str = "$LATEST") -> FunctionConfig:
-    return FunctionConfig(name, "python3.12", "arn:aws:iam::000000000000:role/r", "app.handler",
-                          CodeRef("ab" * 32, "x", 1), "rev", "2026-01-01T00:00:00.000+0000",
-                          version=version)  # fmt: skip
-
-
-class Functions:
-    def __init__(self, store: SqlFunctionStore) -> None:
-        self.store = store
-
-    def get(self, name: str, qualifier: str | None = None) -> FunctionConfig:
-        config = self.store.get(name, qualifier or "$LATEST")
-        if config is None:
-            raise ResourceNotFound(f"Function not found: {name}")
-        return config
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = create_engine(sqlite_url(tmp_path))
-    migrate(engine)
-    return engine
-
-
-@pytest.fixture
-def functions(engine: sa.Engine) -> SqlFunctionStore:
-    store = SqlFunctionStore(engine)
-    store.insert(function("fn"))
-    store.insert(function("fn", "1"))
-    return store
-
-
 @pytest.fixture
 def service(engine: sa.Engine, functions: SqlFunctionStore) -> FunctionSettingsService:
-    return FunctionSettingsService(SqlFunctionSettingsStore(engine), Functions(functions))
+    return FunctionSettingsService(SqlFunctionSettingsStore(engine), StoredFunctions(functions))
 
 
 def test_an_unconfigured_function_reports_the_defaults(service: FunctionSettingsService) -> None:

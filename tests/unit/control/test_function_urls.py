@@ -4,44 +4,23 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from nimbus.control.function_urls import FunctionUrlService, UrlChanges
-from nimbus.domain.arns import Identity
 from nimbus.domain.function_urls import Cors
-from nimbus.domain.functions import FunctionConfig
 from nimbus.errors import ResourceConflict, ResourceNotFound, ValidationError
-from nimbus.store.database import create_engine, migrate, sqlite_url
 from nimbus.store.function_urls import SqlFunctionUrlStore
-
-IDENTITY = Identity("us-east-1", "000000000000")
-
-
-class Functions:
-    def __init__(self, *names: str) -> None:
-        self.names = set(names)
-
-    def get(self, name: str, qualifier: str | None = None) -> FunctionConfig:
-        if name not in self.names:
-            raise ResourceNotFound(f"Function not found: {name}")
-        return None  # type: ignore[return-value]  # only existence matters here
+from nimbus.store.functions import SqlFunctionStore
+from tests.unit.control.fakes import IDENTITY, StoredFunctions
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = create_engine(sqlite_url(tmp_path))
-    migrate(engine)
-    return engine
-
-
-@pytest.fixture
-def service(engine: sa.Engine) -> FunctionUrlService:
+def service(engine: sa.Engine, functions: SqlFunctionStore) -> FunctionUrlService:
     ids = (f"{n:032d}" for n in itertools.count())
     return FunctionUrlService(
-        SqlFunctionUrlStore(engine), Functions("fn"), IDENTITY, "http://127.0.0.1:9009",
+        SqlFunctionUrlStore(engine), StoredFunctions(functions), IDENTITY, "http://127.0.0.1:9009",
         alias_exists=lambda name, alias: alias == "live", clock=lambda: 1700000000.5, new_id=lambda: next(ids),
     )  # fmt: skip
 
@@ -126,7 +105,5 @@ def test_deleting_the_function_or_the_alias_deletes_its_urls(service: FunctionUr
         connection.execute(sa.text("DELETE FROM aliases WHERE name = 'live'"))
     assert service.resolve(alias.url_id) is None and service.resolve(latest.url_id) is not None
     with engine.begin() as connection:
-        connection.execute(sa.text("INSERT INTO function_versions (function_name, version, config, created_at)"
-                                   " VALUES ('fn', '$LATEST', '{}', 0)"))  # fmt: skip
         connection.execute(sa.text("DELETE FROM function_versions WHERE function_name = 'fn'"))
     assert service.resolve(latest.url_id) is None

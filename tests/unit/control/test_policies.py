@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import re
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -16,25 +15,15 @@ import sqlalchemy as sa
 
 from nimbus.control.policies import LATEST_UNSUPPORTED, NO_SUCH_POLICY, STALE_REVISION, PolicyService
 from nimbus.domain.aliases import Alias
-from nimbus.domain.arns import Identity
-from nimbus.domain.functions import CodeRef, FunctionConfig
+from nimbus.domain.functions import FunctionConfig
 from nimbus.domain.policies import NO_POLICY, Permission
 from nimbus.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFound
-from nimbus.store.database import create_engine, migrate, sqlite_url
 from nimbus.store.functions import SqlFunctionStore
 from nimbus.store.policies import SqlPolicyStore
+from tests.unit.control.fakes import IDENTITY, StoredFunctions, function
 
-IDENTITY = Identity("us-east-1", "000000000000")
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
 ALLOW_S3 = Permission("s3", "lambda:InvokeFunction", "s3.amazonaws.com")
-
-
-def function(name: str, version: str = "$LATEST") -> FunctionConfig:
-    return FunctionConfig(name, "python3.12", "arn:aws:iam::000000000000:role/r", "app.handler",
-                          CodeRef("ab" * 32, "x", 1), "function-rev", "2026-01-01T00:00:00.000+0000",
-                          version=version)  # fmt: skip
-
-
 T = TypeVar("T")
 
 
@@ -42,19 +31,13 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-class Functions:
+class Functions(StoredFunctions):
     """FunctionService's part policies use, over a real function store, with one alias "live" -> 1."""
 
     def __init__(self, store: SqlFunctionStore) -> None:
-        self.store = store
+        super().__init__(store)
         self.aliases = {"live": Alias("fn", "live", "1", "alias-rev")}
         self.held: list[str] = []
-
-    def get(self, name: str, qualifier: str | None = None) -> FunctionConfig:
-        config = self.store.get(name, qualifier or "$LATEST")
-        if config is None:
-            raise ResourceNotFound(f"Function not found: {IDENTITY.function_arn(name, qualifier)}")
-        return config
 
     def alias(self, name: str, alias_name: str) -> Alias:
         if alias_name not in self.aliases:
@@ -80,21 +63,6 @@ class Functions:
     def renew_revision(self, name: str, alias_name: str, revision_id: str) -> Alias:
         self.aliases[alias_name] = dataclasses.replace(self.aliases[alias_name], revision_id=revision_id)
         return self.aliases[alias_name]
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = create_engine(sqlite_url(tmp_path))
-    migrate(engine)
-    return engine
-
-
-@pytest.fixture
-def functions(engine: sa.Engine) -> SqlFunctionStore:
-    store = SqlFunctionStore(engine)
-    store.insert(function("fn"))
-    store.insert(function("fn", "1"))
-    return store
 
 
 @pytest.fixture

@@ -11,54 +11,27 @@ from alembic import command
 from alembic.config import Config
 
 from nimbus.control.tags import NO_SUCH_RESOURCE, TagService
-from nimbus.domain.arns import Identity
-from nimbus.domain.functions import CodeRef, FunctionConfig
 from nimbus.domain.tags import NO_TAGS, QUALIFIED_RESOURCE, TOO_MANY_TAGS
 from nimbus.errors import InvalidParameterValue, ResourceNotFound
 from nimbus.store import database
 from nimbus.store.database import create_engine, migrate, sqlite_url
 from nimbus.store.functions import SqlFunctionStore
 from nimbus.store.tags import SqlTagStore
+from tests.unit.control.fakes import IDENTITY, StoredFunctions, function
 
-IDENTITY = Identity("us-east-1", "000000000000")
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
 ESM = "arn:aws:lambda:us-east-1:000000000000:event-source-mapping:12345678-1234-1234-1234-123456789012"
 
 
-def function(name: str) -> FunctionConfig:
-    return FunctionConfig(name, "python3.12", "arn:aws:iam::000000000000:role/r", "app.handler",
-                          CodeRef("ab" * 32, "x", 1), "rev", "2026-01-01T00:00:00.000+0000")  # fmt: skip
-
-
-class Functions:
-    def __init__(self, store: SqlFunctionStore) -> None:
-        self.store = store
-
-    def get(self, name: str, qualifier: str | None = None) -> FunctionConfig:
-        config = self.store.get(name, qualifier or "$LATEST")
-        if config is None:
-            raise ResourceNotFound(f"Function not found: {IDENTITY.function_arn(name, qualifier)}")
-        return config
-
-
 @pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = create_engine(sqlite_url(tmp_path))
-    migrate(engine)
-    return engine
-
-
-@pytest.fixture
-def functions(engine: sa.Engine) -> SqlFunctionStore:
-    store = SqlFunctionStore(engine)
-    for name in ("fn", "fn2"):
-        store.insert(function(name))
-    return store
+def functions(functions: SqlFunctionStore) -> SqlFunctionStore:
+    functions.insert(function("fn2"))
+    return functions
 
 
 @pytest.fixture
 def service(engine: sa.Engine, functions: SqlFunctionStore) -> TagService:
-    return TagService(SqlTagStore(engine), Functions(functions), IDENTITY)
+    return TagService(SqlTagStore(engine), StoredFunctions(functions), IDENTITY)
 
 
 def test_tag_merges_and_untag_removes(service: TagService) -> None:
@@ -90,7 +63,8 @@ def test_missing_functions_and_unknown_resource_kinds_are_not_found(service: Tag
 
 
 def test_other_resource_kinds_can_be_registered(engine: sa.Engine, functions: SqlFunctionStore) -> None:
-    service = TagService(SqlTagStore(engine), Functions(functions), IDENTITY, {"event-source-mapping": lambda _: None})
+    kinds = {"event-source-mapping": lambda _: None}
+    service = TagService(SqlTagStore(engine), StoredFunctions(functions), IDENTITY, kinds)
     service.tag(ESM, {"a": "1"})
     assert service.list(ESM) == {"a": "1"}
 
@@ -139,7 +113,7 @@ def test_tags_kept_in_configurations_before_0005_are_adopted_once(tmp_path: Path
         "fn2": legacy_config("fn2", {}, description='says "tags" in passing'),
     })  # fmt: skip
     migrate(engine)
-    service = TagService(SqlTagStore(engine), Functions(SqlFunctionStore(engine)), IDENTITY)
+    service = TagService(SqlTagStore(engine), StoredFunctions(SqlFunctionStore(engine)), IDENTITY)
     assert service.list(ARN) == {}  # the codec ignores the old member: untagged until adopted
     assert service.adopt_legacy() == 2
     assert service.list(ARN) == {"team": "a", "cost": "b"} == service.of_function("fn")
