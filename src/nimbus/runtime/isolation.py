@@ -108,6 +108,7 @@ def plan_for(
     pid_namespace: bool = True,
     user_namespace: bool = False,
     reveal: Sequence[Reveal] = (),
+    keep_in_tmp: Sequence[str] = (),
     sandbox_user: tuple[int, int] | None = (SANDBOX_UID, SANDBOX_GID),
     rlimits: dict[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
@@ -139,6 +140,7 @@ def plan_for(
         reveal=[{"cover": item.cover, "keep": list(item.keep)} for item in reveal],
         hide=[str(data_dir)],
         tmp_dir="/tmp",
+        tmp_keep=list(keep_in_tmp),
         tmp_size_mb=ephemeral_storage_mb,
         # POSIX shared memory (multiprocessing's locks): private, and bounded by the memory limit in any case.
         shm_size_mb=spec.memory_size,
@@ -158,15 +160,32 @@ def pid_init() -> str:
 
 
 @functools.cache
-def python_reveals(extra: Path | None = None) -> list[Reveal]:
-    """What a sandboxed Python needs uncovered: this interpreter's prefixes and import path, and `extra` (another
-    runtime's prefix), wherever they lie under a directory the sandbox user may not enter (a pyenv under /root)."""
+def python_paths(extra: Path | None = None) -> frozenset[Path]:
+    """What a sandboxed Python must reach: this interpreter's prefixes and import path, nimbus's own source, and
+    `extra` (another runtime's prefix)."""
     wanted = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.base_exec_prefix)}
     wanted.update(Path(entry) for entry in sys.path if entry and os.path.isdir(entry))
     wanted.add(Path(sandbox_child.__file__).parents[2])
     if extra is not None:
         wanted.add(extra)
-    return reveals_for(wanted)
+    return frozenset(wanted)
+
+
+@functools.cache
+def python_reveals(extra: Path | None = None) -> list[Reveal]:
+    """python_paths() wherever they lie under a directory the sandbox user may not enter (a pyenv under /root)."""
+    return reveals_for(python_paths(extra))
+
+
+def kept_in_tmp(paths: Iterable[Path], tmp: str = "/tmp") -> tuple[str, ...]:
+    """Of `paths`, those under `tmp` (nimbus installed in a checkout under /tmp, say): the private /tmp would cover
+    them, so they are bound back into it read-only."""
+    under: set[str] = set()
+    for path in paths:
+        for candidate in {str(path), os.path.realpath(path)}:
+            if candidate.startswith(tmp.rstrip("/") + "/"):
+                under.add(candidate)
+    return _outermost(under)
 
 
 def interpreter_prefix(executable: str) -> Path:
@@ -255,13 +274,14 @@ class Isolation:
         for tree in (spec.task_root, *layers):  # layers are extracted the same way as function code
             _open_to_sandbox(tree)
         reveal = self.reveal
-        if interpreter is not None and self.sandbox_user is not None:
-            reveal = python_reveals(interpreter_prefix(interpreter))
+        prefix = interpreter_prefix(interpreter) if interpreter is not None else None
+        if prefix is not None and self.sandbox_user is not None:
+            reveal = python_reveals(prefix)
         return plan_for(
             spec, self.level, data_dir=self.data_dir, tmp_dir=tmp_dir, ephemeral_storage_mb=ephemeral_storage_mb,
             layers=layers, cgroup_procs=cgroup_procs, pid_namespace=self.support.pid_namespace,
-            user_namespace=self.support.user_namespace, reveal=reveal, sandbox_user=self.sandbox_user,
-            rlimits=self.rlimits,
+            user_namespace=self.support.user_namespace, reveal=reveal, keep_in_tmp=kept_in_tmp(python_paths(prefix)),
+            sandbox_user=self.sandbox_user, rlimits=self.rlimits,
         )  # fmt: skip
 
     def restored_isolation(self) -> str:

@@ -241,9 +241,28 @@ def _build_view(plan: Plan) -> None:
         if os.path.isdir(path):
             _tmpfs(path, "mode=0755,size=4k", MS_RDONLY | MS_NOEXEC)
     if plan.get("tmp_dir"):
-        _tmpfs(plan["tmp_dir"], f"mode=1777,size={int(plan['tmp_size_mb'])}m", 0)
+        _private_tmp(plan)
     if plan.get("shm_size_mb") and os.path.isdir("/dev/shm"):
         _tmpfs("/dev/shm", f"mode=1777,size={int(plan['shm_size_mb'])}m", MS_NOEXEC)
+
+
+def _private_tmp(plan: Plan, copy_from: str | None = None) -> None:
+    """A tmpfs of `tmp_size_mb` MB at `tmp_dir`, holding a copy of `copy_from` (a restored environment's snapshot
+    /tmp) and, bound back read-only, the `tmp_keep` directories it covers (nimbus or its Python under /tmp)."""
+    keep = [path for path in plan.get("tmp_keep", ()) if os.path.isdir(path)]
+    # Descriptors keep the directories reachable once the tmpfs covers them; /proc/self/fd/N names them for mount.
+    handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for path in keep}
+    try:
+        _tmpfs(plan["tmp_dir"], f"mode=1777,size={int(plan['tmp_size_mb'])}m", 0)
+        if copy_from is not None:
+            _copy_tree(copy_from, plan["tmp_dir"], skip=keep)
+        for path, handle in handles.items():
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC, None)
+            _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    finally:
+        for handle in handles.values():
+            os.close(handle)
 
 
 def _bind_read_only(source: str, target: str) -> None:
@@ -390,8 +409,7 @@ def enter_restored(plan: Plan) -> None:
         _map_identity(uid, gid)
         _mount(None, "/", None, MS_REC | MS_SLAVE, None)
         if tmp_dir and snapshot_tmp is not None:
-            _tmpfs(tmp_dir, f"mode=1777,size={int(plan['tmp_size_mb'])}m", 0)
-            _copy_tree(f"/proc/self/fd/{snapshot_tmp}", tmp_dir)
+            _private_tmp(plan, copy_from=f"/proc/self/fd/{snapshot_tmp}")
     finally:
         if snapshot_tmp is not None:
             os.close(snapshot_tmp)
@@ -402,13 +420,18 @@ def enter_restored(plan: Plan) -> None:
     _drop_capabilities()
 
 
-def _copy_tree(source: str, target: str) -> None:
+def _copy_tree(source: str, target: str, skip: Sequence[str] = ()) -> None:
+    """Copy `source` into `target`, leaving out the `skip` paths (named as they are under `target`)."""
     if not os.listdir(source):
         return  # the common case: init wrote nothing to /tmp
     import shutil  # only when there is something to copy
 
+    def skipped(directory: str, names: list[str]) -> set[str]:
+        inside = os.path.join(target, os.path.relpath(directory, source))
+        return {name for name in names if os.path.normpath(os.path.join(inside, name)) in skip}
+
     try:
-        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True, ignore=skipped)
     except (OSError, shutil.Error) as exc:
         raise SandboxError(0, f"copy the snapshot's {target}: {exc}") from exc
 

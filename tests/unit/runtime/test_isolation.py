@@ -290,3 +290,13 @@ def test_isolation_setting_comes_from_nimbus_isolation() -> None:
 def test_an_unknown_isolation_setting_is_refused() -> None:
     with pytest.raises(SettingsError, match="isolation must be one of auto, namespaces, process, none"):
         load_settings(environ={"NIMBUS_ISOLATION": "docker"})
+
+
+def test_paths_under_tmp_are_kept_through_the_private_tmp() -> None:
+    # A checkout under /tmp (CI clones there): its virtualenv and nimbus's source must stay visible in the sandbox.
+    paths = [Path("/tmp/ci/.venv"), Path("/tmp/ci/.venv/lib/python3.11/site-packages"), Path("/tmp/ci/src"),
+             Path("/root/.pyenv/versions/3.11.7"), Path("/tmpfoo/x")]  # fmt: skip
+    assert isolation.kept_in_tmp(paths) == ("/tmp/ci/.venv", "/tmp/ci/src")
+    plan = isolation.plan_for(make_spec(Path("/srv/code")), Level.NAMESPACES, data_dir=Path("/srv/data"),
+                              keep_in_tmp=("/tmp/ci/.venv",))  # fmt: skip
+    assert plan["tmp_dir"] == "/tmp" and plan["tmp_keep"] == ["/tmp/ci/.venv"]
