@@ -72,6 +72,7 @@ def test_namespaces_plan_mounts_code_and_tmp_and_hides_the_data_dir(tmp_path: Pa
         "reveal": [{"cover": "/root", "keep": ["/root/.pyenv/versions/3.11.7"]}],
         "hide": [str(tmp_path / "data")],
         "tmp_dir": "/tmp",
+        "tmp_keep": [],
         "tmp_size_mb": 1024,
         "shm_size_mb": 256,
         "pid_namespace": True,
