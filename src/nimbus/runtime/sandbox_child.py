@@ -357,13 +357,24 @@ def _die_with_relay(alive_read: int) -> None:
 
 
 def _relay_until_exit(child: int, mask: Iterable[int]) -> NoReturn:
-    """Pass signals on, wait for the function's process and exit as it did. Never returns, whatever happens."""
+    """Pass signals on, wait for the function's process and exit as it did. Never returns, whatever happens.
+
+    The signals stay blocked and are taken with sigtimedwait, not Python handlers: a handler runs only between
+    bytecodes, and a relay forked from a busy process (a test runner's, a zygote's) was once seen to catch a SIGTERM
+    and never pass it on. SIGCHLD is blocked too, so the child's exit wakes the wait. (`mask` is the caller's
+    mask, which the function's process restored; the relay keeps its own.)"""
     code = 1
     try:
-        for signum in FORWARDED_SIGNALS:
-            signal.signal(signum, lambda received, _frame: _forward(child, received))
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+        watched = {*FORWARDED_SIGNALS, signal.SIGCHLD}
+        signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+        while True:
+            done, status = os.waitpid(child, os.WNOHANG)
+            if done:
+                break
+            received = signal.sigtimedwait(watched, 1.0)
+            if received is not None and received.si_signo != signal.SIGCHLD:
+                _forward(child, received.si_signo)
+        code = os.waitstatus_to_exitcode(status)
         if code < 0:
             _die_of(-code)
             code = 128 - code  # a signal whose default is to continue (SIGCONT): the shell's convention
