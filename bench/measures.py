@@ -44,6 +44,7 @@ class NimbusRun:
     load: LoadTotals
     environments: int  # execution environments (all functions) after the load
     cold: Summary  # first invoke of a new environment, client-side
+    boto3_cold: Summary  # the same for a handler that imports boto3 at init
     init: Summary  # Init Duration from the REPORT lines of those invokes
     cold_per_s: float
     cold_burst: Summary  # per-invoke latency inside the burst
@@ -73,7 +74,9 @@ def measure_floors(plan: Plan, workdir: Path) -> FloorRun:
 def measure_nimbus(plan: Plan, workdir: Path) -> NimbusRun:
     cold_names = [f"bench-cold-{i:03d}" for i in range(plan.cold_starts)]
     burst_names = [f"bench-burst-{i:03d}" for i in range(plan.cold_burst)]
-    sources = {WARM: TRIVIAL, SLEEPER: SLEEP_1MS, **{n: distinct_trivial(n) for n in cold_names + burst_names}}
+    boto3_names = [f"bench-boto3-{i:03d}" for i in range(plan.cold_starts)]
+    sources = {WARM: TRIVIAL, SLEEPER: SLEEP_1MS, **{n: distinct_trivial(n) for n in cold_names + burst_names},
+               **{n: "import boto3\n" + distinct_trivial(n) for n in boto3_names}}  # fmt: skip
     with nimbus_server(workdir) as server:
         deploy(lambda_client(server.url), sources)
         signer = InvokeSigner(server.url)
@@ -83,6 +86,7 @@ def measure_nimbus(plan: Plan, workdir: Path) -> NimbusRun:
             server.port, [signer.invoke(SLEEPER, PAYLOAD)] * (plan.latency_warmup + plan.overhead_requests)
         )
         cold, inits = _cold_sequence(server.port, [signer.invoke(n, PAYLOAD, tail=True) for n in cold_names])
+        boto3_cold, _ = _cold_sequence(server.port, [signer.invoke(n, PAYLOAD, tail=True) for n in boto3_names])
         burst_wall, burst = _burst(server.port, [signer.invoke(n, PAYLOAD) for n in burst_names], plan.cold_concurrency)
         _burst(server.port, [warm_request] * plan.concurrency * 4, plan.concurrency)  # one environment a connection
         totals = _load(plan, server, warm_request)
@@ -93,6 +97,7 @@ def measure_nimbus(plan: Plan, workdir: Path) -> NimbusRun:
         load=totals,
         environments=environments,
         cold=Summary.of(cold),
+        boto3_cold=Summary.of(boto3_cold),
         init=Summary.of(inits),
         cold_per_s=len(burst_names) / burst_wall,
         cold_burst=Summary.of(burst),
