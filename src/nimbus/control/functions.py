@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -300,7 +301,13 @@ class FunctionService:
     def _settle(self, config: FunctionConfig) -> None:
         task = asyncio.create_task(self._activate(config), name=f"activate {config.name}")
         self._settling[config.name] = task
-        task.add_done_callback(lambda _: self._settling.pop(config.name, None))
+        task.add_done_callback(functools.partial(self._forget_settling, config.name))
+
+    def _forget_settling(self, name: str, done: asyncio.Task[None]) -> None:
+        # Only its own entry: the next update may have started settling (and taken the entry) before this callback
+        # ran, and dropping that task would let a third update start from InProgress.
+        if self._settling.get(name) is done:
+            del self._settling[name]
 
     async def _activate(self, config: FunctionConfig) -> None:
         """Pending -> Active (create) or InProgress -> Successful (update), with a new RevisionId as AWS does."""
