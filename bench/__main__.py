@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.async_accept import AsyncBenchError, measure_async
 from bench.host import BUSY_CORES, OtherWork, background_cores, machine, wait_quiet
+from bench.load import LoadFailed
 from bench.measures import BenchError, measure_floors, measure_nimbus
 from bench.plan import FULL, QUICK, Plan
 from bench.report import document, rows, table, write
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             async_run = measure_async(plan, Path(workdir))
             print("measuring SnapStart (restored vs initialised cold starts) ...", flush=True)
             snap = measure_snapstart(plan, Path(workdir))
-        except (BenchError, AsyncBenchError, SnapStartBenchError) as exc:
+        except (BenchError, AsyncBenchError, SnapStartBenchError, LoadFailed) as exc:
             print(f"bench: {exc}", file=sys.stderr)
             return 1
     background += [during.cores(), background_cores()]

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from bench.functions import ROLE, RUNTIME, TRIVIAL, deploy, make_zip, wait_active
-from bench.load import SPAWN_ALLOWANCE, LoadJob, LoadTotals, load, run, timed_burst
+from bench.load import LoadTotals, load_window, run, timed_burst
 from bench.plan import Plan
 from bench.servers import ServerProcess, echo_server
 from bench.signing import InvokeSigner, lambda_client
@@ -61,25 +61,12 @@ def measure_async(plan: Plan, workdir: Path) -> AsyncRun:
         wait_active(client, [HOLD])
         signer = InvokeSigner(server.url)
         drain_per_s = _drain(server, signer.invoke(DRAIN, PAYLOAD, event=True), plan)
-        accept = _accept(plan, server, signer.invoke(HOLD, PAYLOAD, event=True))
+        accept = load_window(server, signer.invoke(HOLD, PAYLOAD, event=True), plan.async_connections, plan)
     with echo_server(workdir) as echo:
-        floor = _accept(plan, echo, InvokeSigner(echo.url).invoke(HOLD, PAYLOAD, event=True))
+        floor = load_window(
+            echo, InvokeSigner(echo.url).invoke(HOLD, PAYLOAD, event=True), plan.async_connections, plan
+        )
     return AsyncRun(accept, floor, plan.async_drain_events, drain_per_s)
-
-
-def _accept(plan: Plan, server: ServerProcess, request: bytes) -> LoadTotals:
-    job = LoadJob(
-        port=server.port,
-        request=request,
-        connections=plan.async_connections,
-        start_at=time.time() + SPAWN_ALLOWANCE,
-        warmup=plan.load_warmup,
-        duration=plan.load_duration,
-    )
-    totals = load(job, plan.load_processes, server.cpu_times)
-    if totals.errors:
-        raise AsyncBenchError(f"{totals.errors} requests failed against {server.name}: {totals.first_error}")
-    return totals
 
 
 def _drain(server: ServerProcess, request: bytes, plan: Plan) -> float:

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import uvloop
 
 from bench.connection import Connection, Response
-from bench.servers import CpuTimes
+from bench.plan import Plan
+from bench.servers import CpuTimes, ServerProcess
 
 HOST = "127.0.0.1"
 # Spawned client processes import the bench package and connect before the window opens; this is ample.
@@ -186,3 +187,23 @@ async def _cpu_sampler(window: tuple[float, float], result: LoadResult) -> None:
 
 def _sleep_until(wall: float) -> None:
     time.sleep(max(0.0, wall - time.time()))
+
+
+class LoadFailed(Exception):
+    """Requests failed under load: the figures would not be of what was meant to be measured."""
+
+
+def load_window(server: ServerProcess, request: bytes, connections: int, plan: Plan) -> LoadTotals:
+    """The plan's closed-loop load (its client processes, warm-up and window) of `request` against `server`."""
+    job = LoadJob(
+        port=server.port,
+        request=request,
+        connections=connections,
+        start_at=time.time() + SPAWN_ALLOWANCE,
+        warmup=plan.load_warmup,
+        duration=plan.load_duration,
+    )
+    totals = load(job, plan.load_processes, server.cpu_times)
+    if totals.errors:
+        raise LoadFailed(f"{totals.errors} failed requests under load against {server.name}: {totals.first_error}")
+    return totals

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ import orjson
 
 from bench import floors
 from bench.functions import RUNTIME, SLEEP_1MS, TRIVIAL, deploy, distinct_trivial, init_duration_ms
-from bench.load import SPAWN_ALLOWANCE, LoadJob, LoadTotals, Timed, is_ok, load, run, timed_burst, timed_sequence
+from bench.load import LoadTotals, Timed, is_ok, load_window, run, timed_burst, timed_sequence
 from bench.plan import Plan
 from bench.servers import ServerProcess, echo_server, nimbus_server
 from bench.signing import InvokeSigner, lambda_client
@@ -60,7 +59,7 @@ def measure_floors(plan: Plan, workdir: Path) -> FloorRun:
     with echo_server(workdir) as echo:
         request = InvokeSigner(echo.url).invoke(WARM, PAYLOAD)
         latency = _sequential(echo.port, [request] * (plan.latency_warmup + plan.latency_requests))
-        totals = _load(plan, echo, request)
+        totals = load_window(echo, request, plan.load_connections, plan)
     return FloorRun(
         latency=Summary.of([t.seconds for t in latency[plan.latency_warmup :]]),
         load=totals,
@@ -89,7 +88,7 @@ def measure_nimbus(plan: Plan, workdir: Path) -> NimbusRun:
         boto3_cold, _ = _cold_sequence(server.port, [signer.invoke(n, PAYLOAD, tail=True) for n in boto3_names])
         burst_wall, burst = _burst(server.port, [signer.invoke(n, PAYLOAD) for n in burst_names], plan.cold_concurrency)
         _burst(server.port, [warm_request] * plan.concurrency * 4, plan.concurrency)  # one environment a connection
-        totals = _load(plan, server, warm_request)
+        totals = load_window(server, warm_request, plan.load_connections, plan)
         environments = _environments(server)
     sleeper = sleeper[plan.latency_warmup :]
     return NimbusRun(
@@ -125,21 +124,6 @@ def _cold_sequence(port: int, requests: Sequence[bytes]) -> tuple[list[float], l
     if any(i is None for i in inits):
         raise BenchError("a cold-start invoke has no Init Duration in its REPORT line: it was not a cold start")
     return [t.seconds for t in results], [i / 1000 for i in inits if i is not None]
-
-
-def _load(plan: Plan, server: ServerProcess, request: bytes) -> LoadTotals:
-    job = LoadJob(
-        port=server.port,
-        request=request,
-        connections=plan.load_connections,
-        start_at=time.time() + SPAWN_ALLOWANCE,
-        warmup=plan.load_warmup,
-        duration=plan.load_duration,
-    )
-    totals = load(job, plan.load_processes, server.cpu_times)
-    if totals.errors:
-        raise BenchError(f"{totals.errors} failed requests under load against {server.name}: {totals.first_error}")
-    return totals
 
 
 def _environments(server: ServerProcess) -> int:
